@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PersonalizeConfig(AppConfig):
+    name = "personalize"
+    verbose_name = "Personalization"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from personalize import checks, signals  # noqa: F401  (registers checks and receivers)

@@ -1,0 +1,105 @@
+"""The attribute document: one flat description of the visitor per request.
+
+Everything targeting reads comes from here. It is built from the profile
+(already in memory) and the request, so building it costs no I/O beyond the
+profile load the request pays for anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from personalize.conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from personalize.identity.visitor import Visitor
+    from personalize.profiles.profile import Profile
+
+DAY = 86400.0
+
+
+def _days(now: float, then: float | None) -> int | None:
+    return None if not then else int((now - then) // DAY)
+
+
+def request_attributes(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
+    """What the request alone tells: usable even with no profile (consent, store down)."""
+    ctx = visitor.context
+    moment = datetime.fromtimestamp(visitor.now, tz=UTC)
+    user = getattr(request, "user", None)
+    return {
+        "visitor_id": visitor.id if visitor.tracked else None,
+        "path": ctx.path,
+        "device": ctx.device,
+        "country": ctx.country,
+        "utm": dict(ctx.utm),
+        "referrer_domain": _referrer_domain(ctx.referrer),
+        "is_authenticated": bool(user is not None and user.is_authenticated),
+        "hour": moment.hour,
+        "weekday": moment.isoweekday(),
+    }
+
+
+def _referrer_domain(referrer: str) -> str:
+    from personalize.tracking.context import referrer_domain
+
+    return referrer_domain(referrer) if referrer else ""
+
+
+def profile_attributes(profile: Profile, now: float) -> dict[str, Any]:
+    """What the stored profile tells."""
+    affinity = profile.affinity(now, settings.AFFINITY_HALF_LIFE_DAYS)
+    orders = profile.orders_count
+    cart_minutes = (None if not profile.cart_changed_at
+                    else int((now - profile.cart_changed_at) // 60))
+    return {
+        "is_new": profile.visit_count == 1,
+        "is_returning": profile.visit_count >= 2,
+        "visit_count": profile.visit_count,
+        "pageviews_total": profile.pageviews_total,
+        "pageviews_visit": profile.pageviews_visit,
+        "days_since_first_visit": _days(now, profile.first_seen) or 0,
+        "landing_path": profile.landing_path,
+        "first_utm": dict(profile.first_utm),
+        "is_identified": bool(profile.email),
+        "cart": {
+            "items": len(profile.cart),
+            "quantity": profile.cart_quantity,
+            "value": profile.cart_value,
+            "minutes_since_change": cart_minutes,
+        },
+        "has_abandoned_cart": bool(profile.cart) and profile.cart_visit < profile.visit_count,
+        "viewed_products": profile.recent("viewed_products"),
+        "viewed_categories": profile.recent("viewed_categories"),
+        "category_affinity": affinity,
+        "top_category": next(iter(affinity), None),
+        "searches": profile.recent("searches"),
+        "orders_count": orders,
+        "total_spent": round(profile.total_spent, 2),
+        "avg_order_value": round(profile.total_spent / orders, 2) if orders else 0.0,
+        "days_since_last_order": _days(now, profile.last_order_at),
+        "purchased_products": profile.recent("purchased_products"),
+        "purchased_categories": profile.recent("purchased_categories"),
+        "days_since_purchase_by_category": {
+            cat: _days(now, at) for cat, at in profile.purchased_categories.items()
+        },
+    }
+
+
+def build_attributes(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
+    """The full document for this request."""
+    attributes = request_attributes(request, visitor)
+    profile = visitor.profile
+    if profile is None:
+        attributes.update({"is_new": False, "is_returning": False, "visit_count": 0,
+                           "profile_available": False})
+        return attributes
+    attributes.update(profile_attributes(profile, visitor.now))
+    attributes["profile_available"] = True
+    # The current visit's UTM wins over the request's only when the request has none.
+    if not attributes["utm"]:
+        attributes["utm"] = dict(profile.utm)
+    return attributes

@@ -1,0 +1,175 @@
+"""Typed access to the ``PERSONALIZE_*`` settings.
+
+Every property reads ``django.conf.settings`` on each access, so
+``override_settings`` works in tests without any cache to clear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULT_STORE = "personalize.profiles.database.DatabaseProfileStore"
+
+DEFAULT_AFFINITY_WEIGHTS: dict[str, float] = {
+    "product_view": 1.0,
+    "category_view": 0.5,
+    "add_to_cart": 3.0,
+    "purchase": 5.0,
+}
+
+DEFAULT_EXCLUDED_PATHS: tuple[str, ...] = (
+    "/admin/",
+    "/static/",
+    "/media/",
+    "/personalize/",
+    "/favicon.ico",
+    "/robots.txt",
+)
+
+
+class Settings:
+    """The app's settings with their documented defaults."""
+
+    def _get(self, name: str, default: Any) -> Any:
+        return getattr(django_settings, f"PERSONALIZE_{name}", default)
+
+    # Storage ---------------------------------------------------------------
+
+    @property
+    def STORE(self) -> str:
+        """Dotted path of the profile store class."""
+        return str(self._get("STORE", DEFAULT_STORE))
+
+    @property
+    def DATABASE_ALIAS(self) -> str:
+        """Database used by the database store and the event log."""
+        return str(self._get("DATABASE_ALIAS", "default"))
+
+    @property
+    def REDIS_URL(self) -> str:
+        return str(self._get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+
+    @property
+    def REDIS_PREFIX(self) -> str:
+        """Prefix of every Redis key the app writes."""
+        return str(self._get("REDIS_PREFIX", "pz"))
+
+    @property
+    def REDIS_TIMEOUT(self) -> float:
+        """Socket connect/read timeout in seconds; a slow Redis degrades, never blocks."""
+        return float(self._get("REDIS_TIMEOUT", 0.05))
+
+    @property
+    def REDIS_RETRY_AFTER(self) -> float:
+        """Seconds to skip Redis after a failure before trying again."""
+        return float(self._get("REDIS_RETRY_AFTER", 5.0))
+
+    @property
+    def STREAM_NAME(self) -> str:
+        """Redis Stream (without prefix) that buffers events for the worker."""
+        return str(self._get("STREAM_NAME", "events"))
+
+    @property
+    def RETENTION_DAYS(self) -> int:
+        """Profiles not seen for this many days expire (Redis TTL, ``personalize_purge``)."""
+        return int(self._get("RETENTION_DAYS", 395))
+
+    # Identity --------------------------------------------------------------
+
+    @property
+    def COOKIE_NAME(self) -> str:
+        return str(self._get("COOKIE_NAME", "pz_vid"))
+
+    @property
+    def COOKIE_AGE(self) -> int:
+        """Lifetime of the visitor cookie in seconds (one year)."""
+        return int(self._get("COOKIE_AGE", 365 * 24 * 3600))
+
+    @property
+    def COOKIE_DOMAIN(self) -> str | None:
+        value = self._get("COOKIE_DOMAIN", None)
+        return None if value is None else str(value)
+
+    @property
+    def VISIT_TIMEOUT(self) -> int:
+        """Seconds of inactivity after which the next request starts a new visit."""
+        return int(self._get("VISIT_TIMEOUT", 1800))
+
+    @property
+    def ALLOW_HEADLESS(self) -> bool:
+        """Track headless browsers (HeadlessChrome, Playwright...) as visitors."""
+        return bool(self._get("ALLOW_HEADLESS", False))
+
+    @property
+    def COUNTRY_HEADER(self) -> str | None:
+        """Trusted request header with an ISO country code, e.g. ``CF-IPCountry``."""
+        value = self._get("COUNTRY_HEADER", None)
+        return None if value is None else str(value)
+
+    # Privacy ---------------------------------------------------------------
+
+    @property
+    def REQUIRE_CONSENT(self) -> bool:
+        """When on, nothing is stored until the visitor consents."""
+        return bool(self._get("REQUIRE_CONSENT", False))
+
+    @property
+    def CONSENT_COOKIE_NAME(self) -> str:
+        return str(self._get("CONSENT_COOKIE_NAME", "pz_consent"))
+
+    @property
+    def HONOR_GPC(self) -> bool:
+        """Treat ``Sec-GPC: 1`` as an opt-out of tracking."""
+        return bool(self._get("HONOR_GPC", True))
+
+    # Tracking --------------------------------------------------------------
+
+    @property
+    def TRACK_PAGE_VIEWS(self) -> bool:
+        return bool(self._get("TRACK_PAGE_VIEWS", True))
+
+    @property
+    def EXCLUDED_PATHS(self) -> tuple[str, ...]:
+        """Path prefixes that never count as page views."""
+        return tuple(self._get("EXCLUDED_PATHS", DEFAULT_EXCLUDED_PATHS))
+
+    @property
+    def MAX_VIEWED_PRODUCTS(self) -> int:
+        return int(self._get("MAX_VIEWED_PRODUCTS", 50))
+
+    @property
+    def MAX_VIEWED_CATEGORIES(self) -> int:
+        return int(self._get("MAX_VIEWED_CATEGORIES", 20))
+
+    @property
+    def MAX_SEARCHES(self) -> int:
+        return int(self._get("MAX_SEARCHES", 20))
+
+    @property
+    def MAX_PURCHASED_PRODUCTS(self) -> int:
+        return int(self._get("MAX_PURCHASED_PRODUCTS", 200))
+
+    @property
+    def MAX_AFFINITY_CATEGORIES(self) -> int:
+        return int(self._get("MAX_AFFINITY_CATEGORIES", 50))
+
+    @property
+    def AFFINITY_HALF_LIFE_DAYS(self) -> float:
+        """Category affinity halves after this many days without new interest."""
+        return float(self._get("AFFINITY_HALF_LIFE_DAYS", 30.0))
+
+    @property
+    def AFFINITY_WEIGHTS(self) -> dict[str, float]:
+        """Affinity points each event adds to its category."""
+        weights = dict(DEFAULT_AFFINITY_WEIGHTS)
+        weights.update(self._get("AFFINITY_WEIGHTS", {}))
+        return {str(k): float(v) for k, v in weights.items()}
+
+    @property
+    def CURRENCY(self) -> str:
+        return str(self._get("CURRENCY", "EUR"))
+
+
+settings = Settings()

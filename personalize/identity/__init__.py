@@ -1,0 +1,1 @@
+"""Recognising visitors: the signed cookie, bots, devices, consent."""

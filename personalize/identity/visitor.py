@@ -1,0 +1,157 @@
+"""``request.visitor``: who is browsing, loaded lazily, written once per response."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from personalize.conf import settings
+from personalize.profiles.base import StoreUnavailable, get_store
+from personalize.profiles.profile import Profile, ProfileOp
+from personalize.tracking.context import VisitContext
+from personalize.tracking.events import EventRecord, event_ops, new_event_id, validate_event
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+logger = logging.getLogger("personalize")
+
+
+class Visitor:
+    """The current visitor.
+
+    The profile is fetched from the store the first time something needs it
+    (one ``touch``); events tracked during the request change the in-memory
+    profile at once and are written together by :meth:`flush` when the
+    response leaves (one ``apply``).
+    """
+
+    def __init__(self, request: HttpRequest, visitor_id: str, *, tracked: bool,
+                 cookie_is_new: bool, is_bot: bool = False) -> None:
+        self.request = request
+        self.id = visitor_id
+        self.tracked = tracked
+        self.is_bot = is_bot
+        self.cookie_is_new = cookie_is_new
+        self.id_changed = False
+        self.now = time.time()
+        self.degraded = False
+        self.started_new_visit = False
+        self.attributes_accessed = False
+        self._profile: Profile | None = None
+        self._loaded = False
+        self._pending_ops: list[ProfileOp] = []
+        self._pending_events: list[EventRecord] = []
+        self._context: VisitContext | None = None
+
+    def __repr__(self) -> str:
+        return f"<Visitor {self.id} tracked={self.tracked}>"
+
+    @property
+    def context(self) -> VisitContext:
+        if self._context is None:
+            self._context = VisitContext.from_request(self.request, self.now)
+        return self._context
+
+    @property
+    def profile(self) -> Profile | None:
+        """The profile, or None for untracked visitors and when the store is down."""
+        if not self._loaded:
+            self._loaded = True
+            if self.tracked:
+                try:
+                    self._profile, self.started_new_visit = get_store().touch(self.id,
+                                                                              self.context)
+                except StoreUnavailable:
+                    self.degraded = True
+        return self._profile
+
+    @property
+    def visit_count(self) -> int:
+        profile = self.profile
+        return profile.visit_count if profile else 0
+
+    @property
+    def is_new(self) -> bool:
+        """In their first visit. Unknown (untracked or store down) is neither new nor returning."""
+        return self.visit_count == 1
+
+    @property
+    def is_returning(self) -> bool:
+        return self.visit_count >= 2
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The attribute document targeting reads (computed once per request)."""
+        self.attributes_accessed = True
+        cached: dict[str, Any] | None = getattr(self, "_attributes", None)
+        if cached is None:
+            from personalize.attributes import build_attributes
+
+            cached = build_attributes(self.request, self)
+            self._attributes = cached
+        return cached
+
+    def track(self, event: str, props: dict[str, Any]) -> None:
+        """Validate an event, apply it to the profile now and queue it for the store."""
+        cleaned = validate_event(event, props)
+        if not self.tracked:
+            return
+        profile = self.profile
+        visit = profile.visit_count if profile else 0
+        if profile is not None:
+            ops = event_ops(profile, event, cleaned, self.now)
+            profile.apply(ops)
+            self._pending_ops += ops
+        self._pending_events.append(EventRecord(
+            event_id=new_event_id(), visitor_id=self.id, name=event, props=cleaned,
+            at=self.now, visit=visit, user_id=profile.user_id if profile else "",
+        ))
+        self.__dict__.pop("_attributes", None)
+
+    def flush(self) -> None:
+        """Write what this request tracked (one store round trip). Never raises."""
+        if not self._pending_events and not self._pending_ops:
+            return
+        ops, events = self._pending_ops, self._pending_events
+        self._pending_ops, self._pending_events = [], []
+        if self.degraded:
+            ops = []  # no profile was loaded: only the events can be kept
+        try:
+            get_store().apply(self.id, ops, events)
+        except StoreUnavailable:
+            self.degraded = True
+        except Exception:
+            logger.exception("Could not write visitor %s", self.id)
+
+    def login(self, user_id: str) -> None:
+        """Attach the visitor to a user, merging into the user's existing profile if any."""
+        if not self.tracked:
+            return
+        self.flush()
+        store = get_store()
+        try:
+            existing = store.visitor_for_user(user_id)
+            if existing and existing != self.id:
+                self._profile = store.merge(self.id, existing)
+                self._loaded = True
+                self.id = existing
+                self.id_changed = True
+            else:
+                store.link_user(self.id, user_id)
+                if self.profile is not None:
+                    self.profile.user_id = user_id
+        except Exception:
+            logger.exception("Could not link visitor %s to user %s", self.id, user_id)
+        self.__dict__.pop("_attributes", None)
+
+
+def get_visitor(request: HttpRequest) -> Visitor:
+    visitor = getattr(request, "visitor", None)
+    if not isinstance(visitor, Visitor):
+        raise RuntimeError(
+            "request.visitor is missing: add 'personalize.middleware.VisitorMiddleware' "
+            "to MIDDLEWARE (after AuthenticationMiddleware)."
+        )
+    return visitor

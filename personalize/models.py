@@ -1,0 +1,49 @@
+"""Database tables: profiles for the embedded store and the durable event log."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class VisitorProfile(models.Model):
+    """One visitor's profile document, used by :class:`DatabaseProfileStore`."""
+
+    visitor_id = models.CharField(max_length=32, primary_key=True)
+    user_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    email = models.CharField(max_length=320, blank=True, default="", db_index=True)
+    last_seen = models.FloatField(default=0.0, db_index=True)
+    data = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "visitor profile"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user_id"],
+                condition=~models.Q(user_id=""),
+                name="personalize_profile_unique_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.visitor_id
+
+
+class Event(models.Model):
+    """An event in the durable log; ``event_id`` makes every insert idempotent."""
+
+    event_id = models.CharField(max_length=32, unique=True)
+    visitor_id = models.CharField(max_length=32, db_index=True)
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    name = models.CharField(max_length=32, db_index=True)
+    props = models.JSONField(default=dict, blank=True)
+    visit = models.PositiveIntegerField(default=0)
+    occurred_at = models.DateTimeField(db_index=True)
+    logged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["name", "occurred_at"], name="personalize_event_name_at")]
+
+    def __str__(self) -> str:
+        return f"{self.name} by {self.visitor_id}"

@@ -1,0 +1,1 @@
+"""Visitor profiles and the pluggable stores that keep them."""

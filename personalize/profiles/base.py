@@ -1,0 +1,91 @@
+"""The profile store contract every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from django.utils.module_loading import import_string
+
+from personalize.conf import settings
+from personalize.profiles.profile import Profile, ProfileOp
+from personalize.tracking.context import VisitContext
+from personalize.tracking.events import EventRecord
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached in time; the request degrades to request-only data."""
+
+
+class BaseProfileStore:
+    """Where visitor profiles live.
+
+    Subclasses implement every method. The request hot path calls exactly two:
+    :meth:`touch` when a request first needs the profile and :meth:`apply` once
+    at the end of the response with everything the request tracked.
+    """
+
+    def touch(self, visitor_id: str, ctx: VisitContext) -> tuple[Profile, bool]:
+        """Record activity and return ``(profile, started_new_visit)``, atomically."""
+        raise NotImplementedError
+
+    def apply(self, visitor_id: str, ops: list[ProfileOp], events: list[EventRecord]) -> None:
+        """Apply ops to the profile and append events to the log, atomically."""
+        raise NotImplementedError
+
+    def load(self, visitor_id: str) -> Profile | None:
+        """The stored profile, without recording activity."""
+        raise NotImplementedError
+
+    def save(self, profile: Profile) -> None:
+        """Replace the whole stored profile (imports, merges)."""
+        raise NotImplementedError
+
+    def delete(self, visitor_id: str) -> None:
+        """Erase the profile (not the event log)."""
+        raise NotImplementedError
+
+    def visitor_for_user(self, user_id: str) -> str | None:
+        """The visitor id that holds this user's profile, if any."""
+        raise NotImplementedError
+
+    def link_user(self, visitor_id: str, user_id: str) -> None:
+        """Make ``visitor_id`` the profile of ``user_id``."""
+        raise NotImplementedError
+
+    def iter_profiles(self, *, seen_since: float = 0.0) -> Iterator[Profile]:
+        """Every stored profile last seen at or after ``seen_since``."""
+        raise NotImplementedError
+
+    def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
+        """Bulk-write profiles and their event log (seeding, migrations between stores)."""
+        raise NotImplementedError
+
+    def merge(self, source_id: str, target_id: str) -> Profile:
+        """Fold ``source_id`` into ``target_id`` and delete the source; return the result."""
+        source = self.load(source_id)
+        target = self.load(target_id) or Profile(visitor_id=target_id)
+        if source is not None:
+            target.merge_from(source)
+            self.save(target)
+            self.delete(source_id)
+        return target
+
+
+@lru_cache(maxsize=8)
+def _store_for(path: str) -> BaseProfileStore:
+    cls = import_string(path)
+    store = cls()
+    if not isinstance(store, BaseProfileStore):
+        raise TypeError(f"{path} is not a BaseProfileStore subclass.")
+    return store
+
+
+def get_store() -> BaseProfileStore:
+    """The configured store (one instance per class path, created on first use)."""
+    return _store_for(settings.STORE)
+
+
+def reset_store() -> None:
+    """Forget store instances (after settings change); the next call builds a new one."""
+    _store_for.cache_clear()

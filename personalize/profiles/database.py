@@ -1,0 +1,117 @@
+"""The embedded store: profiles as JSON documents in the project's database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.db import IntegrityError, transaction
+
+from personalize.conf import settings
+from personalize.models import VisitorProfile
+from personalize.profiles.base import BaseProfileStore
+from personalize.profiles.profile import Profile, ProfileOp
+from personalize.profiles.visits import touch
+from personalize.tracking.context import VisitContext
+from personalize.tracking.events import EventRecord
+from personalize.tracking.log import write_events
+
+
+class DatabaseProfileStore(BaseProfileStore):
+    """Profiles in the ``VisitorProfile`` table; events straight into the ``Event`` table.
+
+    Every change runs in a transaction holding the profile's row lock
+    (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite use
+    ``"transaction_mode": "IMMEDIATE"`` so writers queue instead of failing).
+    """
+
+    @property
+    def using(self) -> str:
+        return settings.DATABASE_ALIAS
+
+    def _locked_row(self, visitor_id: str) -> VisitorProfile:
+        rows = VisitorProfile.objects.using(self.using).select_for_update()
+        row = rows.filter(pk=visitor_id).first()
+        if row is None:
+            try:
+                with transaction.atomic(using=self.using):
+                    row = VisitorProfile.objects.using(self.using).create(
+                        visitor_id=visitor_id, data={}
+                    )
+            except IntegrityError:  # another request created it first
+                row = rows.get(pk=visitor_id)
+        return row
+
+    def _write(self, row: VisitorProfile, profile: Profile) -> None:
+        row.data = profile.to_document()
+        row.last_seen = profile.last_seen
+        row.user_id = profile.user_id
+        row.email = profile.email
+        row.save(using=self.using)
+
+    @staticmethod
+    def _profile(row: VisitorProfile) -> Profile:
+        return Profile.from_document({**row.data, "visitor_id": row.visitor_id})
+
+    def touch(self, visitor_id: str, ctx: VisitContext) -> tuple[Profile, bool]:
+        with transaction.atomic(using=self.using):
+            row = self._locked_row(visitor_id)
+            profile = self._profile(row)
+            new_visit = touch(profile, ctx, settings.VISIT_TIMEOUT)
+            self._write(row, profile)
+        return profile, new_visit
+
+    def apply(self, visitor_id: str, ops: list[ProfileOp], events: list[EventRecord]) -> None:
+        with transaction.atomic(using=self.using):
+            if ops:
+                row = self._locked_row(visitor_id)
+                profile = self._profile(row)
+                profile.apply(ops)
+                self._write(row, profile)
+            write_events(events, using=self.using)
+
+    def load(self, visitor_id: str) -> Profile | None:
+        row = VisitorProfile.objects.using(self.using).filter(pk=visitor_id).first()
+        return None if row is None else self._profile(row)
+
+    def save(self, profile: Profile) -> None:
+        with transaction.atomic(using=self.using):
+            row = self._locked_row(profile.visitor_id)
+            self._write(row, profile)
+
+    def delete(self, visitor_id: str) -> None:
+        VisitorProfile.objects.using(self.using).filter(pk=visitor_id).delete()
+
+    def visitor_for_user(self, user_id: str) -> str | None:
+        row = (VisitorProfile.objects.using(self.using).filter(user_id=user_id)
+               .values_list("visitor_id", flat=True).first())
+        return row
+
+    def link_user(self, visitor_id: str, user_id: str) -> None:
+        with transaction.atomic(using=self.using):
+            # A user has one profile: release the id from any other row first.
+            (VisitorProfile.objects.using(self.using).filter(user_id=user_id)
+             .exclude(pk=visitor_id).update(user_id=""))
+            row = self._locked_row(visitor_id)
+            profile = self._profile(row)
+            profile.user_id = user_id
+            self._write(row, profile)
+
+    def iter_profiles(self, *, seen_since: float = 0.0) -> Iterator[Profile]:
+        rows = (VisitorProfile.objects.using(self.using).filter(last_seen__gte=seen_since)
+                .order_by("pk"))
+        for row in rows.iterator(chunk_size=2000):
+            yield self._profile(row)
+
+    def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
+        rows = [
+            VisitorProfile(visitor_id=p.visitor_id, user_id=p.user_id, email=p.email,
+                           last_seen=p.last_seen, data=p.to_document())
+            for p in profiles
+        ]
+        with transaction.atomic(using=self.using):
+            ids = [r.visitor_id for r in rows]
+            for start in range(0, len(ids), 500):
+                (VisitorProfile.objects.using(self.using)
+                 .filter(pk__in=ids[start:start + 500]).delete())
+            VisitorProfile.objects.using(self.using).bulk_create(rows, batch_size=500)
+            write_events(events, using=self.using)

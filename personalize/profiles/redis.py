@@ -1,0 +1,366 @@
+"""The production store: compact per-visitor Redis keys and a Redis Stream for events.
+
+Layout for visitor ``V`` (the ``{V}`` hash tag keeps one visitor's keys in one
+Redis Cluster slot)::
+
+    pz:v:{V}:m      hash   scalar fields by short name (see profile.SCALAR_FIELDS)
+    pz:v:{V}:vp     zset   viewed products        -> last time
+    pz:v:{V}:vcat   zset   viewed categories      -> last time
+    pz:v:{V}:s      zset   searches               -> last time
+    pz:v:{V}:pp     zset   purchased products     -> last time
+    pz:v:{V}:pc     zset   purchased categories   -> last time
+    pz:v:{V}:aff    zset   category affinity      -> raw decayed score
+    pz:v:{V}:cart   hash   q:<product> quantity, p:<product> price, c:<product> category
+    pz:user:<id>    string the visitor id holding a user's profile
+    pz:events       stream events waiting for ``personalize_worker``
+
+A request costs two round trips: the ``touch`` script (visit bookkeeping and
+the whole profile, atomically) and one pipeline with the request's changes
+and events. Every change is a single atomic command, so concurrent requests
+for one visitor never lose an update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from personalize.conf import settings
+from personalize.profiles.base import BaseProfileStore, StoreUnavailable
+from personalize.profiles.profile import (
+    COLLECTIONS,
+    FLOAT_FIELDS,
+    INT_FIELDS,
+    JSON_FIELDS,
+    OPTIONAL_FLOAT_FIELDS,
+    SCALAR_FIELDS,
+    SHORT_TO_FIELD,
+    CartLine,
+    Profile,
+    ProfileOp,
+)
+from personalize.tracking.context import VisitContext
+from personalize.tracking.events import EventRecord
+from personalize.tracking.log import write_events
+
+logger = logging.getLogger("personalize.redis")
+
+# KEYS: m, vp, vcat, s, pp, pc, aff, cart
+# ARGV: now, timeout, path, referrer, utm json, device, country, ttl
+TOUCH_SCRIPT = """
+local now = tonumber(ARGV[1])
+local m = KEYS[1]
+local fs = redis.call('HGET', m, 'fs')
+local last = tonumber(redis.call('HGET', m, 'ls') or '0') or 0
+local new_visit = 0
+if not fs then
+  redis.call('HSET', m, 'fs', ARGV[1], 'lp', ARGV[3], 'fr', ARGV[4], 'fu', ARGV[5])
+end
+if (not fs) or (now - last > tonumber(ARGV[2])) then
+  new_visit = 1
+  redis.call('HINCRBY', m, 'vc', 1)
+  redis.call('HSET', m, 'vs', ARGV[1], 'pvv', 0, 'vlp', ARGV[3], 'vr', ARGV[4], 'u', ARGV[5])
+end
+redis.call('HSET', m, 'dev', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', m, 'cc', ARGV[7]) end
+if now > last then redis.call('HSET', m, 'ls', ARGV[1]) end
+local ttl = tonumber(ARGV[8])
+local out = {new_visit, redis.call('HGETALL', m)}
+for i = 2, 7 do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES') end
+out[#out + 1] = redis.call('HGETALL', KEYS[8])
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+return out
+"""
+
+_SUFFIXES = ("m", *COLLECTIONS.values(), "aff", "cart")
+
+
+class _Breaker:
+    """Skips Redis for a while after a failure so an outage costs one timeout, not one per call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down_until = 0.0
+        self.failures = 0
+
+    def check(self) -> None:
+        if time.monotonic() < self.down_until:
+            raise StoreUnavailable("Redis marked unavailable after a recent failure.")
+
+    def failed(self, exc: Exception) -> StoreUnavailable:
+        with self._lock:
+            self.failures += 1
+            self.down_until = time.monotonic() + settings.REDIS_RETRY_AFTER
+        logger.warning("Redis profile store unavailable (%s failures so far): %s",
+                       self.failures, exc)
+        return StoreUnavailable(str(exc))
+
+
+class RedisProfileStore(BaseProfileStore):
+    """Profiles in Redis, events in a Redis Stream drained by ``personalize_worker``."""
+
+    def __init__(self, url: str | None = None, prefix: str | None = None) -> None:
+        self.url = url or settings.REDIS_URL
+        self.prefix = prefix or settings.REDIS_PREFIX
+        timeout = settings.REDIS_TIMEOUT
+        self.client: redis.Redis = redis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+        )
+        self._touch = self.client.register_script(TOUCH_SCRIPT)
+        self.breaker = _Breaker()
+
+    # Keys ---------------------------------------------------------------------
+
+    def keys(self, visitor_id: str) -> list[str]:
+        base = f"{self.prefix}:v:{{{visitor_id}}}:"
+        return [base + suffix for suffix in _SUFFIXES]
+
+    def key(self, visitor_id: str, suffix: str) -> str:
+        return f"{self.prefix}:v:{{{visitor_id}}}:{suffix}"
+
+    def user_key(self, user_id: str) -> str:
+        return f"{self.prefix}:user:{user_id}"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}:{settings.STREAM_NAME}"
+
+    @property
+    def ttl(self) -> int:
+        return settings.RETENTION_DAYS * 86400
+
+    # Hot path -------------------------------------------------------------------
+
+    def touch(self, visitor_id: str, ctx: VisitContext) -> tuple[Profile, bool]:
+        self.breaker.check()
+        args = [ctx.now, settings.VISIT_TIMEOUT, ctx.path, ctx.referrer,
+                json.dumps(ctx.utm, sort_keys=True), ctx.device, ctx.country, self.ttl]
+        try:
+            reply = self._touch(keys=self.keys(visitor_id), args=args)
+        except redis.RedisError as exc:
+            raise self.breaker.failed(exc) from exc
+        profile = self._parse(visitor_id, reply[1], reply[2:8], reply[8])
+        return profile, bool(reply[0])
+
+    def apply(self, visitor_id: str, ops: list[ProfileOp], events: list[EventRecord]) -> None:
+        try:
+            self.breaker.check()
+            pipe = self.client.pipeline(transaction=False)
+            self._queue_ops(pipe, visitor_id, ops)
+            for event in events:
+                pipe.xadd(self.stream, {"e": json.dumps(event.to_json(), separators=(",", ":"))})
+            pipe.execute()
+        except (redis.RedisError, StoreUnavailable) as exc:
+            error = exc if isinstance(exc, StoreUnavailable) else self.breaker.failed(exc)
+            # The profile change is lost, the events are not: they go straight to the log.
+            if events:
+                try:
+                    write_events(events, using=settings.DATABASE_ALIAS)
+                except Exception:
+                    logger.exception("Could not log %d events after a Redis failure", len(events))
+            raise error from exc
+
+    def _queue_ops(self, pipe: Any, visitor_id: str, ops: list[ProfileOp]) -> None:
+        main = self.key(visitor_id, "m")
+        touched = {main}
+        for op in ops:
+            kind = op.kind
+            if kind in ("incr", "incrfloat", "set", "setnx"):
+                short = SCALAR_FIELDS[op.name]
+                if kind == "incr":
+                    pipe.hincrby(main, short, int(op.value))
+                elif kind == "incrfloat":
+                    pipe.hincrbyfloat(main, short, float(op.value))
+                elif kind == "set":
+                    pipe.hset(main, short, _encode(op.name, op.value))
+                else:
+                    pipe.hsetnx(main, short, _encode(op.name, op.value))
+            elif kind in ("zadd", "zincr"):
+                key = self.key(visitor_id, COLLECTIONS[op.name] if kind == "zadd" else "aff")
+                touched.add(key)
+                if kind == "zadd":
+                    pipe.zadd(key, {op.member: float(op.value)})
+                else:
+                    pipe.zincrby(key, float(op.value), op.member)
+                if op.limit:
+                    pipe.zremrangebyrank(key, 0, -(op.limit + 1))
+            elif kind in ("cart_add", "cart_del", "cart_clear"):
+                cart = self.key(visitor_id, "cart")
+                touched.add(cart)
+                if kind == "cart_add":
+                    price, category = op.extra
+                    pipe.hincrby(cart, f"q:{op.member}", int(op.value))
+                    pipe.hset(cart, mapping={f"p:{op.member}": price, f"c:{op.member}": category})
+                elif kind == "cart_del":
+                    pipe.hdel(cart, f"q:{op.member}", f"p:{op.member}", f"c:{op.member}")
+                else:
+                    pipe.delete(cart)
+            elif kind == "ext":
+                pipe.hset(main, f"x:{op.name}", json.dumps(op.value))
+            else:
+                raise ValueError(f"Unknown profile op {kind!r}.")
+        for key in touched:
+            pipe.expire(key, self.ttl)
+
+    # Parsing ----------------------------------------------------------------------
+
+    def _parse(self, visitor_id: str, flat_main: list[str], zsets: list[list[str]],
+               flat_cart: list[str]) -> Profile:
+        profile = Profile(visitor_id=visitor_id)
+        main = _pairs(flat_main)
+        for short, raw in main.items():
+            if short.startswith("x:"):
+                profile.ext[short[2:]] = json.loads(raw)
+                continue
+            name = SHORT_TO_FIELD.get(short)
+            if name is not None:
+                setattr(profile, name, _decode(name, raw))
+        for name, flat in zip(COLLECTIONS, zsets[:5], strict=True):
+            setattr(profile, name, {k: float(v) for k, v in _pairs(flat).items()})
+        profile.affinity_raw = {k: float(v) for k, v in _pairs(zsets[5]).items()}
+        cart = _pairs(flat_cart)
+        for field_name, raw in cart.items():
+            if field_name.startswith("q:"):
+                pid = field_name[2:]
+                quantity = int(raw)
+                if quantity > 0:
+                    profile.cart[pid] = CartLine(quantity, float(cart.get(f"p:{pid}", 0) or 0),
+                                                 cart.get(f"c:{pid}", ""))
+        return profile
+
+    def load(self, visitor_id: str) -> Profile | None:
+        keys = self.keys(visitor_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(keys[0])
+        for key in keys[1:7]:
+            pipe.zrange(key, 0, -1, withscores=True)
+        pipe.hgetall(keys[7])
+        try:
+            main, *rest = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if not main:
+            return None
+        zsets = [[x for pair in z for x in pair] for z in rest[:6]]
+        flat_main = [x for pair in main.items() for x in pair]
+        flat_cart = [x for pair in rest[6].items() for x in pair]
+        return self._parse(visitor_id, flat_main, zsets, flat_cart)
+
+    # Whole-profile writes -------------------------------------------------------------
+
+    def _queue_save(self, pipe: Any, profile: Profile) -> None:
+        vid = profile.visitor_id
+        keys = self.keys(vid)
+        pipe.delete(*keys)
+        mapping: dict[str, Any] = {}
+        for name, short in SCALAR_FIELDS.items():
+            value = getattr(profile, name)
+            if value not in (None, "", {}):
+                mapping[short] = _encode(name, value)
+        for key, value in profile.ext.items():
+            mapping[f"x:{key}"] = json.dumps(value)
+        pipe.hset(keys[0], mapping=mapping)
+        for name in COLLECTIONS:
+            items = getattr(profile, name)
+            if items:
+                pipe.zadd(self.key(vid, COLLECTIONS[name]), items)
+        if profile.affinity_raw:
+            pipe.zadd(self.key(vid, "aff"), profile.affinity_raw)
+        if profile.cart:
+            cart: dict[str, Any] = {}
+            for pid, line in profile.cart.items():
+                cart.update({f"q:{pid}": line.quantity, f"p:{pid}": line.price,
+                             f"c:{pid}": line.category})
+            pipe.hset(self.key(vid, "cart"), mapping=cart)
+        for key in keys:
+            pipe.expire(key, self.ttl)
+        if profile.user_id:
+            pipe.set(self.user_key(profile.user_id), vid, ex=self.ttl)
+
+    def save(self, profile: Profile) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_save(pipe, profile)
+        pipe.execute()
+
+    def delete(self, visitor_id: str) -> None:
+        self.client.delete(*self.keys(visitor_id))
+
+    def visitor_for_user(self, user_id: str) -> str | None:
+        value = self.client.get(self.user_key(user_id))
+        return str(value) if value else None
+
+    def link_user(self, visitor_id: str, user_id: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(self.key(visitor_id, "m"), SCALAR_FIELDS["user_id"], user_id)
+        pipe.set(self.user_key(user_id), visitor_id, ex=self.ttl)
+        pipe.execute()
+
+    def iter_profiles(self, *, seen_since: float = 0.0) -> Iterator[Profile]:
+        pattern = f"{self.prefix}:v:*:m"
+        batch: list[str] = []
+        for key in self.client.scan_iter(match=pattern, count=1000):
+            batch.append(str(key))
+            if len(batch) >= 500:
+                yield from self._load_batch(batch, seen_since)
+                batch = []
+        if batch:
+            yield from self._load_batch(batch, seen_since)
+
+    def _load_batch(self, main_keys: list[str], seen_since: float) -> Iterator[Profile]:
+        for key in main_keys:
+            visitor_id = key[key.index("{") + 1:key.index("}")]
+            profile = self.load(visitor_id)
+            if profile is not None and profile.last_seen >= seen_since:
+                yield profile
+
+    def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for count, profile in enumerate(profiles, start=1):
+            self._queue_save(pipe, profile)
+            if count % 200 == 0:
+                pipe.execute()
+        pipe.execute()
+        write_events(events, using=settings.DATABASE_ALIAS)
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _encode(name: str, value: Any) -> str | int | float:
+    if name in JSON_FIELDS:
+        return json.dumps(value, sort_keys=True)
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(value)
+
+
+def _decode(name: str, raw: str) -> Any:
+    if name in INT_FIELDS:
+        return int(float(raw or 0))
+    if name in FLOAT_FIELDS:
+        return float(raw or 0)
+    if name in OPTIONAL_FLOAT_FIELDS:
+        return float(raw) if raw else None
+    if name in JSON_FIELDS:
+        try:
+            value = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    return raw

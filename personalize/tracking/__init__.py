@@ -1,0 +1,1 @@
+"""Event tracking: validation, profile updates, the durable event log."""

@@ -1,0 +1,11 @@
+"""Include with ``path("personalize/", include("personalize.urls"))``."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+app_name = "personalize"
+
+urlpatterns = [
+    path("api/", include("personalize.api.urls")),
+]

@@ -1,0 +1,1 @@
+"""The demo shop: a small, complete Django shop that installs personalize like a customer."""

@@ -1,0 +1,140 @@
+"""Shared fixtures: real Redis and PostgreSQL, store selection, a controllable clock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import override_settings
+
+from personalize.profiles.base import BaseProfileStore, get_store, reset_store
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_STORE = "personalize.profiles.redis.RedisProfileStore"
+DB_STORE = "personalize.profiles.database.DatabaseProfileStore"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if IN_CI:
+        missing = []
+        if not settings.REDIS_URL:
+            missing.append("Redis (PERSONALIZE_TEST_REDIS_URL unset: is redis-server installed?)")
+        if not settings.POSTGRES_AVAILABLE:
+            missing.append(f"PostgreSQL at {settings.POSTGRES_URL}")
+        if missing:
+            pytest.exit("CI=true but required services are missing: " + "; ".join(missing), 2)
+
+
+def _need(available: bool, what: str) -> None:
+    if not available:
+        if IN_CI:
+            pytest.fail(f"{what} is required in CI")
+        pytest.skip(f"{what} not available")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    _need(bool(settings.REDIS_URL), "Redis (set PERSONALIZE_TEST_REDIS_URL or use tests/run)")
+    return str(settings.REDIS_URL)
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix private to one test; its keys are deleted afterwards."""
+    prefix = f"pztest:{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def use_redis_store(redis_url: str, redis_prefix: str) -> Iterator[BaseProfileStore]:
+    with override_settings(PERSONALIZE_STORE=REDIS_STORE, PERSONALIZE_REDIS_URL=redis_url,
+                           PERSONALIZE_REDIS_PREFIX=redis_prefix):
+        yield get_store()
+    reset_store()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[BaseProfileStore]:
+    """Each profile store, against a real server; used by the contract tests."""
+    if request.param == "redis":
+        yield request.getfixturevalue("use_redis_store")
+        return
+    if request.param == "postgres":
+        _need(settings.POSTGRES_AVAILABLE, "PostgreSQL")
+    alias = "default" if request.param == "sqlite" else "postgres"
+    with override_settings(PERSONALIZE_STORE=DB_STORE, PERSONALIZE_DATABASE_ALIAS=alias):
+        yield get_store()
+    reset_store()
+
+
+class Clock:
+    """Replaces ``time.time`` where the app reads it, so visits can time out instantly."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock(1_764_000_000.0)  # 2025-11-24
+    monkeypatch.setattr("personalize.identity.visitor.time.time", fake)
+    return fake
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A redis-server of the test's own, which the test may pause or kill."""
+    binary = shutil.which("redis-server")
+    _need(binary is not None, "redis-server binary")
+    assert binary is not None
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield {"url": url, "process": proc, "client": client, "port": port}
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

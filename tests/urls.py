@@ -1,0 +1,39 @@
+"""A minimal URLconf for middleware tests: views that do no SQL of their own."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
+
+import personalize
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    attributes = request.visitor.attributes  # type: ignore[attr-defined]
+    return HttpResponse(f"<html><body>visit {attributes['visit_count']}</body></html>")
+
+
+def product(request: HttpRequest, pk: int) -> HttpResponse:
+    personalize.track(request, "product_view", product_id=pk, category="cats", price=9.5)
+    return HttpResponse("<html><body>product</body></html>")
+
+
+def crash(request: HttpRequest) -> HttpResponse:
+    personalize.track(request, "product_view", product_id=1)
+    raise RuntimeError("boom")
+
+
+def login_as(request: HttpRequest, pk: int) -> JsonResponse:
+    from django.contrib.auth import get_user_model, login
+
+    login(request, get_user_model().objects.get(pk=pk))
+    return JsonResponse({"visitor": request.visitor.id})  # type: ignore[attr-defined]
+
+
+urlpatterns = [
+    path("page/", page),
+    path("p/<int:pk>/", product),
+    path("crash/", crash),
+    path("login-as/<int:pk>/", login_as),
+    path("personalize/", include("personalize.urls")),
+]
