@@ -53,8 +53,9 @@ def profile_attributes(profile: Profile, now: float) -> dict[str, Any]:
     """What the stored profile tells."""
     affinity = profile.affinity(now, settings.AFFINITY_HALF_LIFE_DAYS)
     orders = profile.orders_count
-    cart_minutes = (None if not profile.cart_changed_at
-                    else int((now - profile.cart_changed_at) // 60))
+    cart_minutes = (
+        None if not profile.cart_changed_at else int((now - profile.cart_changed_at) // 60)
+    )
     return {
         "is_new": profile.visit_count == 1,
         "is_returning": profile.visit_count >= 2,
@@ -94,8 +95,9 @@ def build_attributes(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
     attributes = request_attributes(request, visitor)
     profile = visitor.profile
     if profile is None:
-        attributes.update({"is_new": False, "is_returning": False, "visit_count": 0,
-                           "profile_available": False})
+        attributes.update(
+            {"is_new": False, "is_returning": False, "visit_count": 0, "profile_available": False}
+        )
         return attributes
     attributes.update(profile_attributes(profile, visitor.now))
     attributes["profile_available"] = True

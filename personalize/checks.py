@@ -21,32 +21,40 @@ _COOKIE_NAME_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     middleware = list(django_settings.MIDDLEWARE)
     if MIDDLEWARE_PATH not in middleware:
-        return [Warning(
-            "VisitorMiddleware is not installed, so no visitor is recognised.",
-            hint=f"Add '{MIDDLEWARE_PATH}' to MIDDLEWARE after AuthenticationMiddleware.",
-            id="personalize.W001",
-        )]
+        return [
+            Warning(
+                "VisitorMiddleware is not installed, so no visitor is recognised.",
+                hint=f"Add '{MIDDLEWARE_PATH}' to MIDDLEWARE after AuthenticationMiddleware.",
+                id="personalize.W001",
+            )
+        ]
     errors: list[CheckMessage] = []
     position = middleware.index(MIDDLEWARE_PATH)
     if AUTH_MIDDLEWARE not in middleware:
-        errors.append(Warning(
-            "AuthenticationMiddleware is not installed: logged-in customers will not be "
-            "recognised across devices and 'is_authenticated' is always false.",
-            hint=f"Add '{AUTH_MIDDLEWARE}' (and '{SESSION_MIDDLEWARE}') to MIDDLEWARE.",
-            id="personalize.W002",
-        ))
+        errors.append(
+            Warning(
+                "AuthenticationMiddleware is not installed: logged-in customers will not be "
+                "recognised across devices and 'is_authenticated' is always false.",
+                hint=f"Add '{AUTH_MIDDLEWARE}' (and '{SESSION_MIDDLEWARE}') to MIDDLEWARE.",
+                id="personalize.W002",
+            )
+        )
     elif middleware.index(AUTH_MIDDLEWARE) > position:
-        errors.append(Error(
-            "VisitorMiddleware must come after AuthenticationMiddleware.",
-            hint=f"Move '{MIDDLEWARE_PATH}' below '{AUTH_MIDDLEWARE}' in MIDDLEWARE.",
-            id="personalize.E002",
-        ))
+        errors.append(
+            Error(
+                "VisitorMiddleware must come after AuthenticationMiddleware.",
+                hint=f"Move '{MIDDLEWARE_PATH}' below '{AUTH_MIDDLEWARE}' in MIDDLEWARE.",
+                id="personalize.E002",
+            )
+        )
     if SESSION_MIDDLEWARE in middleware and middleware.index(SESSION_MIDDLEWARE) > position:
-        errors.append(Error(
-            "VisitorMiddleware must come after SessionMiddleware.",
-            hint=f"Move '{MIDDLEWARE_PATH}' below '{SESSION_MIDDLEWARE}' in MIDDLEWARE.",
-            id="personalize.E003",
-        ))
+        errors.append(
+            Error(
+                "VisitorMiddleware must come after SessionMiddleware.",
+                hint=f"Move '{MIDDLEWARE_PATH}' below '{SESSION_MIDDLEWARE}' in MIDDLEWARE.",
+                id="personalize.E003",
+            )
+        )
     return errors
 
 
@@ -58,20 +66,24 @@ def check_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     try:
         cls = import_string(path)
     except ImportError as exc:
-        return [Error(
-            f"PERSONALIZE_STORE = {path!r} cannot be imported: {exc}.",
-            hint="Use 'personalize.profiles.database.DatabaseProfileStore', "
-                 "'personalize.profiles.redis.RedisProfileStore' or your own subclass "
-                 "of BaseProfileStore.",
-            id="personalize.E001",
-        )]
+        return [
+            Error(
+                f"PERSONALIZE_STORE = {path!r} cannot be imported: {exc}.",
+                hint="Use 'personalize.profiles.database.DatabaseProfileStore', "
+                "'personalize.profiles.redis.RedisProfileStore' or your own subclass "
+                "of BaseProfileStore.",
+                id="personalize.E001",
+            )
+        ]
     if not (isinstance(cls, type) and issubclass(cls, BaseProfileStore)):
-        return [Error(
-            f"PERSONALIZE_STORE = {path!r} is not a subclass of BaseProfileStore.",
-            hint="Point PERSONALIZE_STORE at a class deriving from "
-                 "personalize.profiles.base.BaseProfileStore.",
-            id="personalize.E001",
-        )]
+        return [
+            Error(
+                f"PERSONALIZE_STORE = {path!r} is not a subclass of BaseProfileStore.",
+                hint="Point PERSONALIZE_STORE at a class deriving from "
+                "personalize.profiles.base.BaseProfileStore.",
+                id="personalize.E001",
+            )
+        ]
     from personalize.profiles.database import DatabaseProfileStore
     from personalize.profiles.redis import RedisProfileStore
 
@@ -86,35 +98,45 @@ def _check_redis() -> list[CheckMessage]:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5,
-                                      socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
         client.ping()
     except (redis.RedisError, ValueError) as exc:
-        return [Warning(
-            f"Redis at PERSONALIZE_REDIS_URL = {settings.REDIS_URL!r} is unreachable ({exc}). "
-            "Pages are still served, but without visitor profiles.",
-            hint="Start Redis or fix PERSONALIZE_REDIS_URL.",
-            id="personalize.W003",
-        )]
+        return [
+            Warning(
+                f"Redis at PERSONALIZE_REDIS_URL = {settings.REDIS_URL!r} is unreachable ({exc}). "
+                "Pages are still served, but without visitor profiles.",
+                hint="Start Redis or fix PERSONALIZE_REDIS_URL.",
+                id="personalize.W003",
+            )
+        ]
     return []
 
 
 def _check_sqlite_locking() -> list[CheckMessage]:
     database = django_settings.DATABASES.get(settings.DATABASE_ALIAS)
     if database is None:
-        return [Error(
-            f"PERSONALIZE_DATABASE_ALIAS = {settings.DATABASE_ALIAS!r} is not in DATABASES.",
-            hint="Set PERSONALIZE_DATABASE_ALIAS to one of: " + ", ".join(django_settings.DATABASES),
-            id="personalize.E005",
-        )]
-    if (database.get("ENGINE") == "django.db.backends.sqlite3"
-            and database.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"):
-        return [Warning(
-            "The database profile store on SQLite needs IMMEDIATE transactions, or concurrent "
-            "requests of one visitor can fail with 'database is locked'.",
-            hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE"} to the SQLite database.',
-            id="personalize.W004",
-        )]
+        return [
+            Error(
+                f"PERSONALIZE_DATABASE_ALIAS = {settings.DATABASE_ALIAS!r} is not in DATABASES.",
+                hint="Set PERSONALIZE_DATABASE_ALIAS to one of: "
+                + ", ".join(django_settings.DATABASES),
+                id="personalize.E005",
+            )
+        ]
+    if (
+        database.get("ENGINE") == "django.db.backends.sqlite3"
+        and database.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
+    ):
+        return [
+            Warning(
+                "The database profile store on SQLite needs IMMEDIATE transactions, or concurrent "
+                "requests of one visitor can fail with 'database is locked'.",
+                hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE"} to the SQLite database.',
+                id="personalize.W004",
+            )
+        ]
     return []
 
 
@@ -132,20 +154,32 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            errors.append(Error(f"PERSONALIZE_{name} is invalid.",
-                                hint=f"Set PERSONALIZE_{name} to {fix}.",
-                                id="personalize.E004"))
+            errors.append(
+                Error(
+                    f"PERSONALIZE_{name} is invalid.",
+                    hint=f"Set PERSONALIZE_{name} to {fix}.",
+                    id="personalize.E004",
+                )
+            )
     try:
         timeout = settings.REDIS_TIMEOUT
     except (TypeError, ValueError):
         timeout = -1.0
     if not 0 < timeout <= 5:
-        errors.append(Error("PERSONALIZE_REDIS_TIMEOUT is invalid.",
-                            hint="Set it to a number of seconds above 0, e.g. 0.05.",
-                            id="personalize.E004"))
+        errors.append(
+            Error(
+                "PERSONALIZE_REDIS_TIMEOUT is invalid.",
+                hint="Set it to a number of seconds above 0, e.g. 0.05.",
+                id="personalize.E004",
+            )
+        )
     for name in ("COOKIE_NAME", "CONSENT_COOKIE_NAME"):
         if not _COOKIE_NAME_RE.match(str(getattr(settings, name))):
-            errors.append(Error(f"PERSONALIZE_{name} is not a valid cookie name.",
-                                hint="Use letters, digits, '_' and '-' only, e.g. 'pz_vid'.",
-                                id="personalize.E004"))
+            errors.append(
+                Error(
+                    f"PERSONALIZE_{name} is not a valid cookie name.",
+                    hint="Use letters, digits, '_' and '-' only, e.g. 'pz_vid'.",
+                    id="personalize.E004",
+                )
+            )
     return errors

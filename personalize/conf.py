@@ -73,7 +73,7 @@ class Settings:
 
     @property
     def RETENTION_DAYS(self) -> int:
-        """Profiles not seen for this many days expire (Redis TTL, ``personalize_purge``)."""
+        """Profiles and events older than this go (Redis TTL; ``personalize_purge`` for the database)."""
         return int(self._get("RETENTION_DAYS", 395))
 
     # Identity --------------------------------------------------------------

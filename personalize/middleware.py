@@ -12,7 +12,8 @@ from personalize.conf import settings
 from personalize.identity.bots import is_bot
 from personalize.identity.consent import tracking_allowed
 from personalize.identity.cookies import new_visitor_id, read_visitor_id, write_visitor_id
-from personalize.identity.visitor import Visitor
+from personalize.identity.visitor import Visitor, attach_visitor
+from personalize.tracking.context import MAX_UA, header
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -51,21 +52,26 @@ class VisitorMiddleware:
         return await sync_to_async(self.process_response)(request, await response)
 
     def process_request(self, request: HttpRequest) -> None:
-        user_agent = request.headers.get("User-Agent", "")[:512]
+        user_agent = header(request, "User-Agent", MAX_UA)
         if is_bot(user_agent, allow_headless=settings.ALLOW_HEADLESS):
-            request.visitor = Visitor(request, new_visitor_id(), tracked=False,  # type: ignore[attr-defined]
-                                      cookie_is_new=True, is_bot=True)
+            bot = Visitor(request, new_visitor_id(), tracked=False, cookie_is_new=True, is_bot=True)
+            attach_visitor(request, bot)
             return
         tracked = tracking_allowed(request)
         visitor_id = read_visitor_id(request) if tracked else None
-        visitor = Visitor(request, visitor_id or new_visitor_id(), tracked=tracked,
-                          cookie_is_new=visitor_id is None)
-        request.visitor = visitor  # type: ignore[attr-defined]
+        visitor = Visitor(
+            request,
+            visitor_id or new_visitor_id(),
+            tracked=tracked,
+            cookie_is_new=visitor_id is None,
+        )
+        attach_visitor(request, visitor)
         if tracked and settings.TRACK_PAGE_VIEWS and is_page_view(request):
             visitor.track("page_view", {"path": request.path[:200]})
 
-    def process_response(self, request: HttpRequest,
-                         response: HttpResponseBase) -> HttpResponseBase:
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         visitor = getattr(request, "visitor", None)
         if not isinstance(visitor, Visitor) or not visitor.tracked:
             return response

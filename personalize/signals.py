@@ -13,8 +13,9 @@ from personalize.identity.visitor import Visitor
 
 
 @receiver(user_logged_in, dispatch_uid="personalize.merge_visitor_on_login")
-def merge_visitor_on_login(sender: Any, request: HttpRequest | None, user: Any,
-                           **kwargs: Any) -> None:
+def merge_visitor_on_login(
+    sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
     """Fold this browser's anonymous profile into the user's profile (or adopt it)."""
     visitor = getattr(request, "visitor", None)
     if isinstance(visitor, Visitor):

@@ -63,8 +63,11 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def use_redis_store(redis_url: str, redis_prefix: str) -> Iterator[BaseProfileStore]:
-    with override_settings(PERSONALIZE_STORE=REDIS_STORE, PERSONALIZE_REDIS_URL=redis_url,
-                           PERSONALIZE_REDIS_PREFIX=redis_prefix):
+    with override_settings(
+        PERSONALIZE_STORE=REDIS_STORE,
+        PERSONALIZE_REDIS_URL=redis_url,
+        PERSONALIZE_REDIS_PREFIX=redis_prefix,
+    ):
         yield get_store()
     reset_store()
 
@@ -117,9 +120,21 @@ def throwaway_redis(tmp_path: Path) -> Iterator[dict[str, Any]]:
     assert binary is not None
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
@@ -138,3 +153,45 @@ def throwaway_redis(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# A shopper's browser: headless Chromium's own User-Agent says "HeadlessChrome",
+# which the app rightly treats as automation and does not track.
+SHOPPER_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    _need(Path(CHROMIUM).exists(), "Chromium (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
+    # made by tests around it are still plain synchronous calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = chromium.new_context(user_agent=SHOPPER_UA, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield page
+    name = request.node.name.replace("/", "_")[:80]
+    page.screenshot(path=str(artifacts_dir / f"{name}.png"), full_page=True)
+    context.close()

@@ -23,15 +23,16 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "var" / "tests.sqlite3",
+        "NAME": str(BASE_DIR / "var" / "tests.sqlite3"),
         # A file test database (not :memory:) so threads in concurrency tests share it.
         "TEST": {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")},
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
     }
 }
 
-POSTGRES_URL = os.environ.get("PERSONALIZE_TEST_POSTGRES_URL",
-                              "postgres://postgres@127.0.0.1:5432/personalize")
+POSTGRES_URL = os.environ.get(
+    "PERSONALIZE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/personalize"
+)
 
 
 def _reachable(url: str) -> bool:

@@ -25,8 +25,9 @@ def ctx(now: float = T0, **kwargs: Any) -> VisitContext:
     return VisitContext(now=now, **kwargs)
 
 
-def track(store: BaseProfileStore, visitor_id: str, name: str, now: float = T0,
-          **props: Any) -> Profile:
+def track(
+    store: BaseProfileStore, visitor_id: str, name: str, now: float = T0, **props: Any
+) -> Profile:
     """Do what a request does: touch, compute ops, apply them."""
     profile, _ = store.touch(visitor_id, ctx(now))
     cleaned = validate_event(name, props)
@@ -43,9 +44,16 @@ OTHER = "b" * 32
 
 
 def test_touch_creates_profile_and_first_visit(store: BaseProfileStore) -> None:
-    profile, new_visit = store.touch(VID, ctx(path="/landing/", referrer="https://google.com/",
-                                              utm={"source": "google"}, device="mobile",
-                                              country="DE"))
+    profile, new_visit = store.touch(
+        VID,
+        ctx(
+            path="/landing/",
+            referrer="https://google.com/",
+            utm={"source": "google"},
+            device="mobile",
+            country="DE",
+        ),
+    )
     assert new_visit
     assert profile.visit_count == 1
     assert profile.first_seen == T0 == profile.last_seen
@@ -62,8 +70,9 @@ def test_visit_continues_within_timeout_and_restarts_after(store: BaseProfileSto
     assert not new_visit
     assert profile.visit_count == 1
     assert profile.visit_landing_path == "/a/"
-    profile, new_visit = store.touch(VID, ctx(T0 + 1700 + 1801, path="/c/",
-                                              utm={"source": "newsletter"}))
+    profile, new_visit = store.touch(
+        VID, ctx(T0 + 1700 + 1801, path="/c/", utm={"source": "newsletter"})
+    )
     assert new_visit
     assert profile.visit_count == 2
     assert profile.visit_landing_path == "/c/"
@@ -87,8 +96,7 @@ def test_browsing_and_cart_events(store: BaseProfileStore) -> None:
     track(store, VID, "product_view", T0 + 10, product_id=2, category="dogs")
     track(store, VID, "product_view", T0 + 20, product_id=1, category="cats")
     track(store, VID, "search", T0 + 30, query="  Cat   Tree ")
-    track(store, VID, "add_to_cart", T0 + 40, product_id=1, quantity=2, price=10.5,
-          category="cats")
+    track(store, VID, "add_to_cart", T0 + 40, product_id=1, quantity=2, price=10.5, category="cats")
     profile = track(store, VID, "add_to_cart", T0 + 50, product_id=3, price=4.0)
     assert profile.recent("viewed_products") == ["1", "2"]
     assert profile.recent("viewed_categories") == ["cats", "dogs"]
@@ -109,12 +117,20 @@ def test_browsing_and_cart_events(store: BaseProfileStore) -> None:
 
 def test_purchase_updates_orders_and_clears_cart(store: BaseProfileStore) -> None:
     track(store, VID, "add_to_cart", product_id=1, price=30.0, category="cats")
-    items = [{"product_id": 1, "category": "cats", "price": 30.0, "quantity": 1},
-             {"product_id": 9, "category": "litter", "price": 12.25, "quantity": 2}]
+    items = [
+        {"product_id": 1, "category": "cats", "price": 30.0, "quantity": 1},
+        {"product_id": 9, "category": "litter", "price": 12.25, "quantity": 2},
+    ]
     profile = track(store, VID, "purchase", T0 + 100, order_id="A1", value=54.5, items=items)
-    profile = track(store, VID, "purchase", T0 + 200, order_id="A2", value=10.0,
-                    items=[{"product_id": 9, "category": "litter", "price": 10.0,
-                            "quantity": 1}])
+    profile = track(
+        store,
+        VID,
+        "purchase",
+        T0 + 200,
+        order_id="A2",
+        value=10.0,
+        items=[{"product_id": 9, "category": "litter", "price": 10.0, "quantity": 1}],
+    )
     assert profile.orders_count == 2
     assert profile.total_spent == pytest.approx(64.5)
     assert profile.first_order_at == T0 + 100
@@ -188,8 +204,14 @@ def test_iter_profiles(store: BaseProfileStore) -> None:
 
 
 def test_import_profiles(store: BaseProfileStore) -> None:
-    profile = Profile(visitor_id=VID, first_seen=T0, last_seen=T0, visit_count=3,
-                      viewed_products={"1": T0}, user_id="12")
+    profile = Profile(
+        visitor_id=VID,
+        first_seen=T0,
+        last_seen=T0,
+        visit_count=3,
+        viewed_products={"1": T0},
+        user_id="12",
+    )
     record = EventRecord(new_event_id(), VID, "page_view", {"path": "/"}, T0, 3, "12")
     store.import_profiles([profile], [record])
     assert store.load(VID) == profile
@@ -208,8 +230,12 @@ def test_concurrent_increments_lose_nothing(store: BaseProfileStore) -> None:
             for _ in range(per_thread):
                 profile, _ = store.touch(VID, ctx())
                 ops = event_ops(profile, "page_view", {}, T0)
-                ops += event_ops(profile, "purchase", validate_event("purchase", {
-                    "order_id": "x", "value": 1.5, "items": []}), T0)
+                ops += event_ops(
+                    profile,
+                    "purchase",
+                    validate_event("purchase", {"order_id": "x", "value": 1.5, "items": []}),
+                    T0,
+                )
                 store.apply(VID, ops, [])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -237,7 +263,8 @@ def test_events_reach_the_log(store: BaseProfileStore) -> None:
         assert '"product_view"' in entries[0][1]["e"]
     else:
         assert list(Event.objects.using(store.using).values_list("name", flat=True)) == [  # type: ignore[attr-defined]
-            "product_view"]
+            "product_view"
+        ]
 
 
 def test_python_and_store_agree_on_a_session(store: BaseProfileStore) -> None:
@@ -245,8 +272,12 @@ def test_python_and_store_agree_on_a_session(store: BaseProfileStore) -> None:
     from personalize.profiles.visits import touch
 
     expected = Profile(visitor_id=VID)
-    steps = [(T0, "/a/", {"source": "google"}), (T0 + 60, "/b/", {}),
-             (T0 + 4000, "/c/", {"source": "mail"}), (T0 + 4001, "/d/", {})]
+    steps = [
+        (T0, "/a/", {"source": "google"}),
+        (T0 + 60, "/b/", {}),
+        (T0 + 4000, "/c/", {"source": "mail"}),
+        (T0 + 4001, "/d/", {}),
+    ]
     for now, path, utm in steps:
         visit_ctx = ctx(now, path=path, utm=utm, device="tablet")
         touch(expected, visit_ctx, 1800)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,21 +15,41 @@ from rest_framework.views import APIView
 from personalize.identity.visitor import get_visitor
 
 
+class JSONOnly(BaseContentNegotiation):
+    """The API speaks JSON only, whatever the Accept header (browsers send text/html)."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
 class VisitorView(APIView):
     """``GET /personalize/api/visitor/``: the current visitor and their attribute document."""
 
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
     authentication_classes: list[Any] = []
 
     def get(self, request: Request) -> Response:
         visitor = get_visitor(request._request)
         attributes = visitor.attributes
-        return Response({
-            "id": visitor.id if visitor.tracked else None,
-            "tracked": visitor.tracked,
-            "is_new": visitor.is_new,
-            "is_returning": visitor.is_returning,
-            "visit_count": visitor.visit_count,
-            "degraded": visitor.degraded,
-            "attributes": attributes,
-        })
+        return Response(
+            {
+                "id": visitor.id if visitor.tracked else None,
+                "tracked": visitor.tracked,
+                "is_new": visitor.is_new,
+                "is_returning": visitor.is_returning,
+                "visit_count": visitor.visit_count,
+                "degraded": visitor.degraded,
+                "attributes": attributes,
+            }
+        )

@@ -6,8 +6,18 @@ from functools import lru_cache
 
 from ua_parser import parse_device, parse_os
 
-_TABLET_FAMILIES = ("ipad", "tablet", "kindle", "nexus 7", "nexus 9", "nexus 10", "sm-t",
-                    "galaxy tab", "lenovo tab", "surface")
+_TABLET_FAMILIES = (
+    "ipad",
+    "tablet",
+    "kindle",
+    "nexus 7",
+    "nexus 9",
+    "nexus 10",
+    "sm-t",
+    "galaxy tab",
+    "lenovo tab",
+    "surface",
+)
 _MOBILE_OS = ("android", "ios", "windows phone", "blackberry os", "kaios", "firefox os")
 
 

@@ -6,7 +6,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from personalize.conf import settings
 from personalize.profiles.base import StoreUnavailable, get_store
 from personalize.profiles.profile import Profile, ProfileOp
 from personalize.tracking.context import VisitContext
@@ -27,8 +26,15 @@ class Visitor:
     response leaves (one ``apply``).
     """
 
-    def __init__(self, request: HttpRequest, visitor_id: str, *, tracked: bool,
-                 cookie_is_new: bool, is_bot: bool = False) -> None:
+    def __init__(
+        self,
+        request: HttpRequest,
+        visitor_id: str,
+        *,
+        tracked: bool,
+        cookie_is_new: bool,
+        is_bot: bool = False,
+    ) -> None:
         self.request = request
         self.id = visitor_id
         self.tracked = tracked
@@ -61,8 +67,7 @@ class Visitor:
             self._loaded = True
             if self.tracked:
                 try:
-                    self._profile, self.started_new_visit = get_store().touch(self.id,
-                                                                              self.context)
+                    self._profile, self.started_new_visit = get_store().touch(self.id, self.context)
                 except StoreUnavailable:
                     self.degraded = True
         return self._profile
@@ -104,10 +109,17 @@ class Visitor:
             ops = event_ops(profile, event, cleaned, self.now)
             profile.apply(ops)
             self._pending_ops += ops
-        self._pending_events.append(EventRecord(
-            event_id=new_event_id(), visitor_id=self.id, name=event, props=cleaned,
-            at=self.now, visit=visit, user_id=profile.user_id if profile else "",
-        ))
+        self._pending_events.append(
+            EventRecord(
+                event_id=new_event_id(),
+                visitor_id=self.id,
+                name=event,
+                props=cleaned,
+                at=self.now,
+                visit=visit,
+                user_id=profile.user_id if profile else "",
+            )
+        )
         self.__dict__.pop("_attributes", None)
 
     def flush(self) -> None:
@@ -145,6 +157,10 @@ class Visitor:
         except Exception:
             logger.exception("Could not link visitor %s to user %s", self.id, user_id)
         self.__dict__.pop("_attributes", None)
+
+
+def attach_visitor(request: HttpRequest, visitor: Visitor) -> None:
+    request.visitor = visitor  # type: ignore[attr-defined]
 
 
 def get_visitor(request: HttpRequest) -> Visitor:

@@ -82,36 +82,55 @@ class DatabaseProfileStore(BaseProfileStore):
         VisitorProfile.objects.using(self.using).filter(pk=visitor_id).delete()
 
     def visitor_for_user(self, user_id: str) -> str | None:
-        row = (VisitorProfile.objects.using(self.using).filter(user_id=user_id)
-               .values_list("visitor_id", flat=True).first())
+        row = (
+            VisitorProfile.objects.using(self.using)
+            .filter(user_id=user_id)
+            .values_list("visitor_id", flat=True)
+            .first()
+        )
         return row
 
     def link_user(self, visitor_id: str, user_id: str) -> None:
         with transaction.atomic(using=self.using):
             # A user has one profile: release the id from any other row first.
-            (VisitorProfile.objects.using(self.using).filter(user_id=user_id)
-             .exclude(pk=visitor_id).update(user_id=""))
+            (
+                VisitorProfile.objects.using(self.using)
+                .filter(user_id=user_id)
+                .exclude(pk=visitor_id)
+                .update(user_id="")
+            )
             row = self._locked_row(visitor_id)
             profile = self._profile(row)
             profile.user_id = user_id
             self._write(row, profile)
 
     def iter_profiles(self, *, seen_since: float = 0.0) -> Iterator[Profile]:
-        rows = (VisitorProfile.objects.using(self.using).filter(last_seen__gte=seen_since)
-                .order_by("pk"))
+        rows = (
+            VisitorProfile.objects.using(self.using)
+            .filter(last_seen__gte=seen_since)
+            .order_by("pk")
+        )
         for row in rows.iterator(chunk_size=2000):
             yield self._profile(row)
 
     def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
         rows = [
-            VisitorProfile(visitor_id=p.visitor_id, user_id=p.user_id, email=p.email,
-                           last_seen=p.last_seen, data=p.to_document())
+            VisitorProfile(
+                visitor_id=p.visitor_id,
+                user_id=p.user_id,
+                email=p.email,
+                last_seen=p.last_seen,
+                data=p.to_document(),
+            )
             for p in profiles
         ]
         with transaction.atomic(using=self.using):
             ids = [r.visitor_id for r in rows]
             for start in range(0, len(ids), 500):
-                (VisitorProfile.objects.using(self.using)
-                 .filter(pk__in=ids[start:start + 500]).delete())
+                (
+                    VisitorProfile.objects.using(self.using)
+                    .filter(pk__in=ids[start : start + 500])
+                    .delete()
+                )
             VisitorProfile.objects.using(self.using).bulk_create(rows, batch_size=500)
             write_events(events, using=self.using)

@@ -50,16 +50,21 @@ SCALAR_FIELDS: dict[str, str] = {
 }
 SHORT_TO_FIELD = {short: name for name, short in SCALAR_FIELDS.items()}
 
-INT_FIELDS = frozenset({"visit_count", "pageviews_total", "pageviews_visit", "cart_visit",
-                        "orders_count"})
-FLOAT_FIELDS = frozenset({"first_seen", "last_seen", "visit_started_at", "cart_changed_at",
-                          "total_spent"})
+INT_FIELDS = frozenset(
+    {"visit_count", "pageviews_total", "pageviews_visit", "cart_visit", "orders_count"}
+)
+FLOAT_FIELDS = frozenset(
+    {"first_seen", "last_seen", "visit_started_at", "cart_changed_at", "total_spent"}
+)
 OPTIONAL_FLOAT_FIELDS = frozenset({"first_order_at", "last_order_at"})
 JSON_FIELDS = frozenset({"first_utm", "utm"})
 
 # Bounded "member -> timestamp" collections (Redis sorted sets).
 Collection = Literal[
-    "viewed_products", "viewed_categories", "searches", "purchased_products",
+    "viewed_products",
+    "viewed_categories",
+    "searches",
+    "purchased_products",
     "purchased_categories",
 ]
 COLLECTIONS: dict[str, str] = {
@@ -217,8 +222,9 @@ class Profile:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "cart":
-                value = {pid: [line.quantity, line.price, line.category]
-                         for pid, line in value.items()}
+                value = {
+                    pid: [line.quantity, line.price, line.category] for pid, line in value.items()
+                }
             doc[f.name] = value
         return doc
 
@@ -228,8 +234,9 @@ class Profile:
         kwargs = {k: v for k, v in doc.items() if k in known}
         cart = kwargs.pop("cart", {}) or {}
         profile = cls(**kwargs)
-        profile.cart = {str(pid): CartLine(int(q), float(p), str(c))
-                        for pid, (q, p, c) in cart.items()}
+        profile.cart = {
+            str(pid): CartLine(int(q), float(p), str(c)) for pid, (q, p, c) in cart.items()
+        }
         return profile
 
     def merge_from(self, other: Profile) -> None:
@@ -244,8 +251,16 @@ class Profile:
             self.first_utm = other.first_utm or self.first_utm
         if other.last_seen > self.last_seen:
             # The other device is the one in use right now: its visit continues.
-            for name in ("last_seen", "visit_started_at", "pageviews_visit", "visit_landing_path",
-                         "visit_referrer", "utm", "device", "country"):
+            for name in (
+                "last_seen",
+                "visit_started_at",
+                "pageviews_visit",
+                "visit_landing_path",
+                "visit_referrer",
+                "utm",
+                "device",
+                "country",
+            ):
                 setattr(self, name, getattr(other, name))
         self.email = self.email or other.email
         self.consent = other.consent or self.consent

@@ -99,8 +99,9 @@ class _Breaker:
         with self._lock:
             self.failures += 1
             self.down_until = time.monotonic() + settings.REDIS_RETRY_AFTER
-        logger.warning("Redis profile store unavailable (%s failures so far): %s",
-                       self.failures, exc)
+        logger.warning(
+            "Redis profile store unavailable (%s failures so far): %s", self.failures, exc
+        )
         return StoreUnavailable(str(exc))
 
 
@@ -146,8 +147,16 @@ class RedisProfileStore(BaseProfileStore):
 
     def touch(self, visitor_id: str, ctx: VisitContext) -> tuple[Profile, bool]:
         self.breaker.check()
-        args = [ctx.now, settings.VISIT_TIMEOUT, ctx.path, ctx.referrer,
-                json.dumps(ctx.utm, sort_keys=True), ctx.device, ctx.country, self.ttl]
+        args: list[str | int | float] = [
+            ctx.now,
+            settings.VISIT_TIMEOUT,
+            ctx.path,
+            ctx.referrer,
+            json.dumps(ctx.utm, sort_keys=True),
+            ctx.device,
+            ctx.country,
+            self.ttl,
+        ]
         try:
             reply = self._touch(keys=self.keys(visitor_id), args=args)
         except redis.RedisError as exc:
@@ -217,8 +226,9 @@ class RedisProfileStore(BaseProfileStore):
 
     # Parsing ----------------------------------------------------------------------
 
-    def _parse(self, visitor_id: str, flat_main: list[str], zsets: list[list[str]],
-               flat_cart: list[str]) -> Profile:
+    def _parse(
+        self, visitor_id: str, flat_main: list[str], zsets: list[list[str]], flat_cart: list[str]
+    ) -> Profile:
         profile = Profile(visitor_id=visitor_id)
         main = _pairs(flat_main)
         for short, raw in main.items():
@@ -237,8 +247,9 @@ class RedisProfileStore(BaseProfileStore):
                 pid = field_name[2:]
                 quantity = int(raw)
                 if quantity > 0:
-                    profile.cart[pid] = CartLine(quantity, float(cart.get(f"p:{pid}", 0) or 0),
-                                                 cart.get(f"c:{pid}", ""))
+                    profile.cart[pid] = CartLine(
+                        quantity, float(cart.get(f"p:{pid}", 0) or 0), cart.get(f"c:{pid}", "")
+                    )
         return profile
 
     def load(self, visitor_id: str) -> Profile | None:
@@ -282,8 +293,9 @@ class RedisProfileStore(BaseProfileStore):
         if profile.cart:
             cart: dict[str, Any] = {}
             for pid, line in profile.cart.items():
-                cart.update({f"q:{pid}": line.quantity, f"p:{pid}": line.price,
-                             f"c:{pid}": line.category})
+                cart.update(
+                    {f"q:{pid}": line.quantity, f"p:{pid}": line.price, f"c:{pid}": line.category}
+                )
             pipe.hset(self.key(vid, "cart"), mapping=cart)
         for key in keys:
             pipe.expire(key, self.ttl)
@@ -321,7 +333,7 @@ class RedisProfileStore(BaseProfileStore):
 
     def _load_batch(self, main_keys: list[str], seen_since: float) -> Iterator[Profile]:
         for key in main_keys:
-            visitor_id = key[key.index("{") + 1:key.index("}")]
+            visitor_id = key[key.index("{") + 1 : key.index("}")]
             profile = self.load(visitor_id)
             if profile is not None and profile.last_seen >= seen_since:
                 yield profile

@@ -18,6 +18,12 @@ _UTM_VALUE_RE = re.compile(r"[^\w .:/@+-]", re.UNICODE)
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
+def header(request: HttpRequest, name: str, limit: int = MAX_PATH) -> str:
+    """A request header, bounded and safe to encode (shoppers can send any bytes)."""
+    value = request.headers.get(name, "")[:limit]
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def clean_utm_value(value: str) -> str:
     """UTM values are shopper-controlled: lower-case, strip odd characters, bound length."""
     return _UTM_VALUE_RE.sub("", value.strip().lower())[:80]
@@ -45,8 +51,8 @@ class VisitContext:
 
     @classmethod
     def from_request(cls, request: HttpRequest, now: float) -> VisitContext:
-        user_agent = request.headers.get("User-Agent", "")[:MAX_UA]
-        referrer = request.headers.get("Referer", "")[:MAX_PATH]
+        user_agent = header(request, "User-Agent", MAX_UA)
+        referrer = header(request, "Referer")
         own_host = request.get_host() if _host_is_valid(request) else ""
         if referrer and referrer_domain(referrer) == own_host.split(":")[0].removeprefix("www."):
             referrer = ""  # internal navigation is not a referrer
@@ -58,9 +64,9 @@ class VisitContext:
                 if value:
                     utm[key] = value
         country = ""
-        header = settings.COUNTRY_HEADER
-        if header:
-            candidate = request.headers.get(header, "").strip().upper()
+        country_header = settings.COUNTRY_HEADER
+        if country_header:
+            candidate = request.headers.get(country_header, "").strip().upper()
             country = candidate if _COUNTRY_RE.match(candidate) else ""
         return cls(
             now=now,

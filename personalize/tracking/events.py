@@ -33,14 +33,27 @@ class EventRecord:
     user_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.event_id, "v": self.visitor_id, "n": self.name, "p": self.props,
-                "t": self.at, "vn": self.visit, "u": self.user_id}
+        return {
+            "id": self.event_id,
+            "v": self.visitor_id,
+            "n": self.name,
+            "p": self.props,
+            "t": self.at,
+            "vn": self.visit,
+            "u": self.user_id,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EventRecord:
-        return cls(event_id=str(data["id"]), visitor_id=str(data["v"]), name=str(data["n"]),
-                   props=dict(data.get("p") or {}), at=float(data["t"]),
-                   visit=int(data.get("vn") or 0), user_id=str(data.get("u") or ""))
+        return cls(
+            event_id=str(data["id"]),
+            visitor_id=str(data["v"]),
+            name=str(data["n"]),
+            props=dict(data.get("p") or {}),
+            at=float(data["t"]),
+            visit=int(data.get("vn") or 0),
+            user_id=str(data.get("u") or ""),
+        )
 
 
 def new_event_id() -> str:
@@ -81,7 +94,7 @@ def _number(name: str, value: Any, *, minimum: float = 0.0) -> float:
 def _quantity(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
         raise PropError(f"'{name}' must be a whole number from 1 to 10000.")
-    return value
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -123,39 +136,49 @@ def _currency(name: str, value: Any) -> str:
     return text
 
 
-ITEM_SPEC = EventSpec({
-    "product_id": Prop(_identifier, required=True),
-    "category": Prop(_identifier),
-    "price": Prop(_number, required=True),
-    "quantity": Prop(_quantity, required=True),
-})
+ITEM_SPEC = EventSpec(
+    {
+        "product_id": Prop(_identifier, required=True),
+        "category": Prop(_identifier),
+        "price": Prop(_number, required=True),
+        "quantity": Prop(_quantity, required=True),
+    }
+)
 
 EVENTS: dict[str, EventSpec] = {
     "page_view": EventSpec({"path": Prop(_text), "title": Prop(_text)}),
-    "product_view": EventSpec({
-        "product_id": Prop(_identifier, required=True),
-        "category": Prop(_identifier),
-        "price": Prop(_number),
-    }),
+    "product_view": EventSpec(
+        {
+            "product_id": Prop(_identifier, required=True),
+            "category": Prop(_identifier),
+            "price": Prop(_number),
+        }
+    ),
     "category_view": EventSpec({"category": Prop(_identifier, required=True)}),
     "search": EventSpec({"query": Prop(_text, required=True), "results": Prop(_number)}),
-    "add_to_cart": EventSpec({
-        "product_id": Prop(_identifier, required=True),
-        "quantity": Prop(_quantity),
-        "price": Prop(_number, required=True),
-        "category": Prop(_identifier),
-    }),
-    "remove_from_cart": EventSpec({
-        "product_id": Prop(_identifier, required=True),
-        "quantity": Prop(_quantity),
-    }),
+    "add_to_cart": EventSpec(
+        {
+            "product_id": Prop(_identifier, required=True),
+            "quantity": Prop(_quantity),
+            "price": Prop(_number, required=True),
+            "category": Prop(_identifier),
+        }
+    ),
+    "remove_from_cart": EventSpec(
+        {
+            "product_id": Prop(_identifier, required=True),
+            "quantity": Prop(_quantity),
+        }
+    ),
     "checkout_started": EventSpec({"value": Prop(_number)}),
-    "purchase": EventSpec({
-        "order_id": Prop(_identifier, required=True),
-        "value": Prop(_number, required=True),
-        "currency": Prop(_currency),
-        "items": Prop(_items, required=True),
-    }),
+    "purchase": EventSpec(
+        {
+            "order_id": Prop(_identifier, required=True),
+            "value": Prop(_number, required=True),
+            "currency": Prop(_currency),
+            "items": Prop(_items, required=True),
+        }
+    ),
     "identify": EventSpec({"email": Prop(_email, required=True)}),
 }
 
@@ -163,8 +186,10 @@ EVENTS: dict[str, EventSpec] = {
 def _clean_props(spec: EventSpec, props: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(props) - set(spec.props))
     if unknown:
-        raise PropError(f"unknown prop(s) {', '.join(map(repr, unknown))}; "
-                        f"allowed: {', '.join(sorted(spec.props)) or 'none'}.")
+        raise PropError(
+            f"unknown prop(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(sorted(spec.props)) or 'none'}."
+        )
     cleaned: dict[str, Any] = {}
     for name, prop in spec.props.items():
         if name not in props or props[name] is None:
@@ -203,25 +228,52 @@ def event_ops(profile: Profile, name: str, props: Mapping[str, Any], now: float)
     if name == "page_view":
         ops += [ProfileOp("incr", "pageviews_total", 1), ProfileOp("incr", "pageviews_visit", 1)]
     elif name == "product_view":
-        ops.append(ProfileOp("zadd", "viewed_products", now, member=props["product_id"],
-                             limit=settings.MAX_VIEWED_PRODUCTS))
+        ops.append(
+            ProfileOp(
+                "zadd",
+                "viewed_products",
+                now,
+                member=props["product_id"],
+                limit=settings.MAX_VIEWED_PRODUCTS,
+            )
+        )
         if props.get("category"):
-            ops.append(ProfileOp("zadd", "viewed_categories", now, member=props["category"],
-                                 limit=settings.MAX_VIEWED_CATEGORIES))
+            ops.append(
+                ProfileOp(
+                    "zadd",
+                    "viewed_categories",
+                    now,
+                    member=props["category"],
+                    limit=settings.MAX_VIEWED_CATEGORIES,
+                )
+            )
             ops += _affinity(props["category"], name, now)
     elif name == "category_view":
-        ops.append(ProfileOp("zadd", "viewed_categories", now, member=props["category"],
-                             limit=settings.MAX_VIEWED_CATEGORIES))
+        ops.append(
+            ProfileOp(
+                "zadd",
+                "viewed_categories",
+                now,
+                member=props["category"],
+                limit=settings.MAX_VIEWED_CATEGORIES,
+            )
+        )
         ops += _affinity(props["category"], name, now)
     elif name == "search":
         query = " ".join(props["query"].lower().split())[:100]
         if query:
-            ops.append(ProfileOp("zadd", "searches", now, member=query,
-                                 limit=settings.MAX_SEARCHES))
+            ops.append(
+                ProfileOp("zadd", "searches", now, member=query, limit=settings.MAX_SEARCHES)
+            )
     elif name == "add_to_cart":
-        ops.append(ProfileOp("cart_add", member=props["product_id"],
-                             value=props.get("quantity", 1),
-                             extra=(props["price"], props.get("category", ""))))
+        ops.append(
+            ProfileOp(
+                "cart_add",
+                member=props["product_id"],
+                value=props.get("quantity", 1),
+                extra=(props["price"], props.get("category", "")),
+            )
+        )
         ops += _cart_changed(profile, now)
         ops += _affinity(props.get("category", ""), name, now)
     elif name == "remove_from_cart":
@@ -231,8 +283,14 @@ def event_ops(profile: Profile, name: str, props: Mapping[str, Any], now: float)
             if quantity is None or line.quantity <= quantity:
                 ops.append(ProfileOp("cart_del", member=props["product_id"]))
             else:
-                ops.append(ProfileOp("cart_add", member=props["product_id"], value=-quantity,
-                                     extra=(line.price, line.category)))
+                ops.append(
+                    ProfileOp(
+                        "cart_add",
+                        member=props["product_id"],
+                        value=-quantity,
+                        extra=(line.price, line.category),
+                    )
+                )
             ops += _cart_changed(profile, now)
     elif name == "purchase":
         ops += [
@@ -244,12 +302,25 @@ def event_ops(profile: Profile, name: str, props: Mapping[str, Any], now: float)
         ]
         ops += _cart_changed(profile, now)
         for item in props["items"]:
-            ops.append(ProfileOp("zadd", "purchased_products", now, member=item["product_id"],
-                                 limit=settings.MAX_PURCHASED_PRODUCTS))
+            ops.append(
+                ProfileOp(
+                    "zadd",
+                    "purchased_products",
+                    now,
+                    member=item["product_id"],
+                    limit=settings.MAX_PURCHASED_PRODUCTS,
+                )
+            )
             if item.get("category"):
-                ops.append(ProfileOp("zadd", "purchased_categories", now,
-                                     member=item["category"],
-                                     limit=settings.MAX_PURCHASED_PRODUCTS))
+                ops.append(
+                    ProfileOp(
+                        "zadd",
+                        "purchased_categories",
+                        now,
+                        member=item["category"],
+                        limit=settings.MAX_PURCHASED_PRODUCTS,
+                    )
+                )
                 ops += _affinity(item["category"], name, now)
     elif name == "identify":
         ops.append(ProfileOp("set", "email", props["email"]))
@@ -257,5 +328,7 @@ def event_ops(profile: Profile, name: str, props: Mapping[str, Any], now: float)
 
 
 def _cart_changed(profile: Profile, now: float) -> list[ProfileOp]:
-    return [ProfileOp("set", "cart_changed_at", now),
-            ProfileOp("set", "cart_visit", profile.visit_count)]
+    return [
+        ProfileOp("set", "cart_changed_at", now),
+        ProfileOp("set", "cart_visit", profile.visit_count),
+    ]

@@ -61,17 +61,30 @@ def replay(events: Iterable[HistoricalEvent]) -> tuple[list[Profile], list[Event
         for item in items:
             now = item.at.timestamp()
             utm = {k: clean_utm_value(v) for k, v in item.utm.items()}
-            ctx = VisitContext(now=now, path=item.path, referrer=item.referrer,
-                               utm={k: v for k, v in utm.items() if v},
-                               device=device_class(item.user_agent), country=item.country)
+            ctx = VisitContext(
+                now=now,
+                path=item.path,
+                referrer=item.referrer,
+                utm={k: v for k, v in utm.items() if v},
+                device=device_class(item.user_agent),
+                country=item.country,
+            )
             touch(profile, ctx, timeout)
             if item.user_id:
                 profile.user_id = item.user_id
             props = validate_event(item.name, item.props)
             profile.apply(event_ops(profile, item.name, props, now))
-            records.append(EventRecord(event_id=new_event_id(), visitor_id=visitor_id,
-                                       name=item.name, props=props, at=now,
-                                       visit=profile.visit_count, user_id=profile.user_id))
+            records.append(
+                EventRecord(
+                    event_id=new_event_id(),
+                    visitor_id=visitor_id,
+                    name=item.name,
+                    props=props,
+                    at=now,
+                    visit=profile.visit_count,
+                    user_id=profile.user_id,
+                )
+            )
         profiles.append(profile)
     return profiles, records
 
@@ -95,7 +108,7 @@ def import_history(
         by_visitor[record.visitor_id].append(record)
     summary = ImportSummary()
     for start in range(0, len(profiles), chunk_size):
-        chunk = profiles[start:start + chunk_size]
+        chunk = profiles[start : start + chunk_size]
         chunk_events = [r for p in chunk for r in by_visitor[p.visitor_id]]
         store.import_profiles(chunk, chunk_events)
         summary.visitors += len(chunk)

@@ -25,6 +25,5 @@ def write_events(records: Iterable[EventRecord], *, using: str, batch_size: int 
     """Insert events, skipping ids already logged, so replays never duplicate."""
     rows = [to_row(r) for r in records]
     if rows:
-        Event.objects.using(using).bulk_create(rows, batch_size=batch_size,
-                                               ignore_conflicts=True)
+        Event.objects.using(using).bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
     return len(rows)

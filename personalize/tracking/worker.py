@@ -38,9 +38,18 @@ class WorkerStats:
 class StreamWorker:
     """Moves events from a Redis Stream to the ``Event`` table."""
 
-    def __init__(self, client: redis.Redis, stream: str, *, consumer: str, using: str,
-                 batch_size: int = 500, block_ms: int = 2000, min_idle_ms: int = 30_000,
-                 after_insert: Callable[[list[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str,
+        *,
+        consumer: str,
+        using: str,
+        batch_size: int = 500,
+        block_ms: int = 2000,
+        min_idle_ms: int = 30_000,
+        after_insert: Callable[[list[str]], None] | None = None,
+    ) -> None:
         self.client = client
         self.stream = stream
         self.consumer = consumer
@@ -92,9 +101,14 @@ class StreamWorker:
         total = 0
         start = "0-0"
         while True:
-            reply: Any = self.client.xautoclaim(self.stream, GROUP, self.consumer,
-                                                min_idle_time=self.min_idle_ms,
-                                                start_id=start, count=self.batch_size)
+            reply: Any = self.client.xautoclaim(
+                self.stream,
+                GROUP,
+                self.consumer,
+                min_idle_time=self.min_idle_ms,
+                start_id=start,
+                count=self.batch_size,
+            )
             start, entries = reply[0], reply[1]
             entries = [e for e in entries if e is not None]
             total += self._process(entries)
@@ -105,18 +119,28 @@ class StreamWorker:
 
     def run_once(self, *, block: bool = True) -> int:
         """Process one batch: this consumer's own pending entries first, then new ones."""
-        pending: Any = self.client.xreadgroup(GROUP, self.consumer, {self.stream: "0"},
-                                              count=self.batch_size)
+        pending: Any = self.client.xreadgroup(
+            GROUP, self.consumer, {self.stream: "0"}, count=self.batch_size
+        )
         entries = pending[0][1] if pending else []
         if entries:
             return self._process(entries)
-        reply: Any = self.client.xreadgroup(GROUP, self.consumer, {self.stream: ">"},
-                                            count=self.batch_size,
-                                            block=self.block_ms if block else None)
+        reply: Any = self.client.xreadgroup(
+            GROUP,
+            self.consumer,
+            {self.stream: ">"},
+            count=self.batch_size,
+            block=self.block_ms if block else None,
+        )
         return self._process(reply[0][1] if reply else [])
 
-    def run(self, stop: threading.Event | None = None, *, until_empty: bool = False,
-            on_batch: Callable[[int], None] | None = None) -> WorkerStats:
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        until_empty: bool = False,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> WorkerStats:
         """Loop until ``stop`` is set (or, with ``until_empty``, the stream is drained)."""
         self.ensure_group()
         self.claim_stale()

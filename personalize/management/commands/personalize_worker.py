@@ -17,19 +17,32 @@ from personalize.tracking.worker import StreamWorker
 
 
 class Command(BaseCommand):
-    help = ("Move events from the Redis Stream into the database event log. Run one or more "
-            "workers next to the app servers when PERSONALIZE_STORE is the Redis store.")
+    help = (
+        "Move events from the Redis Stream into the database event log. Run one or more "
+        "workers next to the app servers when PERSONALIZE_STORE is the Redis store."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--consumer", default=f"{socket.gethostname()}-{os.getpid()}",
-                            help="Consumer name in the group (default: host-pid).")
+        parser.add_argument(
+            "--consumer",
+            default=f"{socket.gethostname()}-{os.getpid()}",
+            help="Consumer name in the group (default: host-pid).",
+        )
         parser.add_argument("--batch-size", type=int, default=500)
-        parser.add_argument("--block-ms", type=int, default=2000,
-                            help="How long to wait for new events per read.")
-        parser.add_argument("--min-idle-ms", type=int, default=30_000,
-                            help="Claim entries a dead worker left unacknowledged this long.")
-        parser.add_argument("--until-empty", action="store_true",
-                            help="Exit once the stream is drained (cron, tests).")
+        parser.add_argument(
+            "--block-ms", type=int, default=2000, help="How long to wait for new events per read."
+        )
+        parser.add_argument(
+            "--min-idle-ms",
+            type=int,
+            default=30_000,
+            help="Claim entries a dead worker left unacknowledged this long.",
+        )
+        parser.add_argument(
+            "--until-empty",
+            action="store_true",
+            help="Exit once the stream is drained (cron, tests).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         store = get_store()
@@ -41,22 +54,30 @@ class Command(BaseCommand):
         for name in ("batch_size", "block_ms", "min_idle_ms"):
             if options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be a positive number.")
-        worker = StreamWorker(store.client, store.stream, consumer=options["consumer"],
-                              using=settings.DATABASE_ALIAS, batch_size=options["batch_size"],
-                              block_ms=options["block_ms"], min_idle_ms=options["min_idle_ms"])
+        worker = StreamWorker(
+            store.client,
+            store.stream,
+            consumer=options["consumer"],
+            using=settings.DATABASE_ALIAS,
+            batch_size=options["batch_size"],
+            block_ms=options["block_ms"],
+            min_idle_ms=options["min_idle_ms"],
+        )
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-        self.stdout.write(f"Draining {store.stream} as {options['consumer']} "
-                          f"(Ctrl-C to stop)...")
+        self.stdout.write(f"Draining {store.stream} as {options['consumer']} (Ctrl-C to stop)...")
 
         def report(count: int) -> None:
-            self.stdout.write(f"  logged {worker.stats.logged} events "
-                              f"({worker.stats.batches} batches)")
+            self.stdout.write(
+                f"  logged {worker.stats.logged} events ({worker.stats.batches} batches)"
+            )
 
         stats = worker.run(stop, until_empty=options["until_empty"], on_batch=report)
-        self.stdout.write(self.style.SUCCESS(
-            f"Done: {stats.logged} events logged, {stats.claimed} reclaimed from dead "
-            f"workers, {stats.malformed} malformed entries dropped."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Done: {stats.logged} events logged, {stats.claimed} reclaimed from dead "
+                f"workers, {stats.malformed} malformed entries dropped."
+            )
+        )

@@ -1,0 +1,104 @@
+"""System checks: each id fires on the misconfiguration it names, and only then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from personalize import checks
+
+MW = checks.MIDDLEWARE_PATH
+AUTH = checks.AUTH_MIDDLEWARE
+SESSION = checks.SESSION_MIDDLEWARE
+
+
+def ids(messages: list[Any]) -> list[str]:
+    return [m.id for m in messages]
+
+
+def test_demo_settings_pass_every_check() -> None:
+    assert checks.check_middleware() == []
+    assert checks.check_store() == []
+    assert checks.check_settings() == []
+
+
+def test_w001_middleware_missing() -> None:
+    with override_settings(MIDDLEWARE=[SESSION, AUTH]):
+        assert ids(checks.check_middleware()) == ["personalize.W001"]
+
+
+def test_e002_before_authentication() -> None:
+    with override_settings(MIDDLEWARE=[SESSION, MW, AUTH]):
+        assert ids(checks.check_middleware()) == ["personalize.E002"]
+
+
+def test_e003_before_sessions() -> None:
+    with override_settings(MIDDLEWARE=[MW, SESSION]):
+        assert ids(checks.check_middleware()) == ["personalize.W002", "personalize.E003"]
+
+
+def test_w002_no_authentication() -> None:
+    with override_settings(MIDDLEWARE=[SESSION, MW]):
+        assert ids(checks.check_middleware()) == ["personalize.W002"]
+
+
+@pytest.mark.parametrize(
+    "path", ["nope.Store", "personalize.profiles.base.get_store", "personalize.conf.Settings"]
+)
+def test_e001_bad_store(path: str) -> None:
+    with override_settings(PERSONALIZE_STORE=path):
+        messages = checks.check_store()
+    assert ids(messages) == ["personalize.E001"]
+    assert "PERSONALIZE_STORE" in messages[0].msg
+
+
+def test_w003_unreachable_redis() -> None:
+    with override_settings(
+        PERSONALIZE_STORE="personalize.profiles.redis.RedisProfileStore",
+        PERSONALIZE_REDIS_URL="redis://127.0.0.1:1/0",
+    ):
+        assert ids(checks.check_store()) == ["personalize.W003"]
+
+
+def test_w003_silent_when_redis_answers(redis_url: str) -> None:
+    with override_settings(
+        PERSONALIZE_STORE="personalize.profiles.redis.RedisProfileStore",
+        PERSONALIZE_REDIS_URL=redis_url,
+    ):
+        assert checks.check_store() == []
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_w004_sqlite_without_immediate_transactions() -> None:
+    databases = {"default": {**settings.DATABASES["default"], "OPTIONS": {}}}
+    with override_settings(DATABASES=databases):
+        assert ids(checks.check_store()) == ["personalize.W004"]
+
+
+def test_e005_unknown_database_alias() -> None:
+    with override_settings(PERSONALIZE_DATABASE_ALIAS="nope"):
+        assert ids(checks.check_store()) == ["personalize.E005"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"PERSONALIZE_VISIT_TIMEOUT": 0},
+        {"PERSONALIZE_VISIT_TIMEOUT": "soon"},
+        {"PERSONALIZE_COOKIE_AGE": -1},
+        {"PERSONALIZE_RETENTION_DAYS": 0},
+        {"PERSONALIZE_REDIS_TIMEOUT": 0},
+        {"PERSONALIZE_REDIS_TIMEOUT": "fast"},
+        {"PERSONALIZE_COOKIE_NAME": "bad name;"},
+        {"PERSONALIZE_CONSENT_COOKIE_NAME": ""},
+    ],
+)
+def test_e004_invalid_settings(overrides: dict[str, Any]) -> None:
+    with override_settings(**overrides):
+        messages = checks.check_settings()
+    assert ids(messages) == ["personalize.E004"]
+    name = next(iter(overrides))
+    assert name in messages[0].msg
