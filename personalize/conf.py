@@ -73,7 +73,7 @@ class Settings:
 
     @property
     def RETENTION_DAYS(self) -> int:
-        """Profiles and events older than this go (Redis TTL; ``personalize_purge`` for the database)."""
+        """Profiles and events older than this go (Redis TTL; ``personalize_purge``)."""
         return int(self._get("RETENTION_DAYS", 395))
 
     # Identity --------------------------------------------------------------
