@@ -293,3 +293,30 @@ def test_track_rejects_bad_events() -> None:
         personalize.track(request, "identify", email="not-an-email")
     with pytest.raises(ValueError, match=r"items\[0\]"):
         personalize.track(request, "purchase", order_id="1", value=3, items=[{"price": 1}])
+
+
+def test_async_stack_tracks_like_sync() -> None:
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    headers = {"User-Agent": CHROME, "Accept": "text/html"}
+    response = async_to_sync(client.get)("/p/7/", headers=headers)
+    assert response.status_code == 200
+    assert "pz_vid" in response.cookies
+    data = async_to_sync(client.get)("/personalize/api/visitor/", headers=headers).json()
+    assert data["attributes"]["viewed_products"] == ["7"]
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["page_view", "product_view"]
+
+
+def test_middleware_declares_sync_and_async() -> None:
+    import asyncio
+
+    from personalize.middleware import VisitorMiddleware
+
+    async def handler(request: Any) -> Any:
+        return None
+
+    assert VisitorMiddleware.sync_capable and VisitorMiddleware.async_capable
+    assert asyncio.iscoroutinefunction(VisitorMiddleware(handler))  # type: ignore[arg-type]
+    assert not asyncio.iscoroutinefunction(VisitorMiddleware(lambda r: r))  # type: ignore[arg-type,return-value]
