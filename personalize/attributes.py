@@ -7,16 +7,24 @@ profile load the request pays for anyway.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from django.utils.module_loading import import_string
+
 from personalize.conf import settings
+from personalize.lifecycle import lifecycle_stage
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from personalize.identity.visitor import Visitor
     from personalize.profiles.profile import Profile
+
+logger = logging.getLogger("personalize")
 
 DAY = 86400.0
 
@@ -53,6 +61,7 @@ def profile_attributes(profile: Profile, now: float) -> dict[str, Any]:
     """What the stored profile tells."""
     affinity = profile.affinity(now, settings.AFFINITY_HALF_LIFE_DAYS)
     orders = profile.orders_count
+    days_since_last_order = _days(now, profile.last_order_at)
     cart_minutes = (
         None if not profile.cart_changed_at else int((now - profile.cart_changed_at) // 60)
     )
@@ -74,6 +83,10 @@ def profile_attributes(profile: Profile, now: float) -> dict[str, Any]:
         },
         "has_abandoned_cart": bool(profile.cart) and profile.cart_visit < profile.visit_count,
         "viewed_products": profile.recent("viewed_products"),
+        "products_viewed_before_visit": sum(
+            1 for at in profile.viewed_products.values() if at < profile.visit_started_at
+        ),
+        "ever_added_to_cart": profile.cart_changed_at > 0,
         "viewed_categories": profile.recent("viewed_categories"),
         "category_affinity": affinity,
         "top_category": next(iter(affinity), None),
@@ -81,27 +94,73 @@ def profile_attributes(profile: Profile, now: float) -> dict[str, Any]:
         "orders_count": orders,
         "total_spent": round(profile.total_spent, 2),
         "avg_order_value": round(profile.total_spent / orders, 2) if orders else 0.0,
-        "days_since_last_order": _days(now, profile.last_order_at),
+        "days_since_last_order": days_since_last_order,
         "purchased_products": profile.recent("purchased_products"),
         "purchased_categories": profile.recent("purchased_categories"),
         "days_since_purchase_by_category": {
             cat: _days(now, at) for cat, at in profile.purchased_categories.items()
         },
+        "rfm": profile.ext.get("rfm"),
+        "lifecycle_stage": lifecycle_stage(orders, days_since_last_order),
     }
 
 
 def build_attributes(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
-    """The full document for this request."""
+    """The full document for this request, ``segments`` included."""
+    from personalize.segments.overrides import apply_overrides
+    from personalize.segments.registry import get_registry
+
     attributes = request_attributes(request, visitor)
     profile = visitor.profile
     if profile is None:
-        attributes.update(
-            {"is_new": False, "is_returning": False, "visit_count": 0, "profile_available": False}
-        )
-        return attributes
-    attributes.update(profile_attributes(profile, visitor.now))
-    attributes["profile_available"] = True
-    # The current visit's UTM wins over the request's only when the request has none.
-    if not attributes["utm"]:
-        attributes["utm"] = dict(profile.utm)
+        attributes.update(EMPTY_PROFILE_ATTRIBUTES)
+    else:
+        attributes.update(profile_attributes(profile, visitor.now))
+        attributes["profile_available"] = True
+        # The visit's UTM stands for the whole visit, not just its landing request.
+        if not attributes["utm"]:
+            attributes["utm"] = dict(profile.utm)
+    attributes["ids"] = _identity_keys(visitor, profile)
+    for hook in _hooks(settings.ATTRIBUTE_HOOKS):
+        try:
+            extra = hook(request, profile)
+        except Exception:
+            logger.exception("Attribute hook %r failed; its attributes are left out", hook)
+            continue
+        if isinstance(extra, dict):
+            attributes.update(extra)
+    if visitor.preview_segment is not None:
+        attributes["segments"] = [visitor.preview_segment]
+    else:
+        attributes["segments"] = apply_overrides(get_registry().evaluate(attributes))
     return attributes
+
+
+def _identity_keys(visitor: Visitor, profile: Profile | None) -> list[str]:
+    """The visitor's ids as static segment lists store them (``$inGroup``)."""
+    keys = [f"v:{visitor.id}"] if visitor.tracked else []
+    if profile is not None and profile.user_id:
+        keys.append(f"u:{profile.user_id}")
+    if profile is not None and profile.email:
+        keys.append(f"e:{profile.email}")
+    return keys
+
+
+@lru_cache(maxsize=16)
+def _hooks(paths: tuple[str, ...]) -> tuple[Callable[..., Any], ...]:
+    return tuple(import_string(path) for path in paths)
+
+
+# What targeting sees without a profile (untracked, or the store is down):
+# "unknown" is neither new nor returning, so no campaign for either fires by mistake.
+EMPTY_PROFILE_ATTRIBUTES: dict[str, Any] = {
+    "is_new": False,
+    "is_returning": False,
+    "visit_count": 0,
+    "profile_available": False,
+    "cart": {"items": 0, "quantity": 0, "value": 0.0, "minutes_since_change": None},
+    "has_abandoned_cart": False,
+    "orders_count": 0,
+    "lifecycle_stage": None,
+    "rfm": None,
+}

@@ -76,6 +76,11 @@ class Settings:
         """Profiles and events older than this go (Redis TTL; ``personalize_purge``)."""
         return int(self._get("RETENTION_DAYS", 395))
 
+    @property
+    def CONFIG_POLL_SECONDS(self) -> float:
+        """How often the database store re-reads the configuration version."""
+        return float(self._get("CONFIG_POLL_SECONDS", 2.0))
+
     # Identity --------------------------------------------------------------
 
     @property
@@ -166,6 +171,29 @@ class Settings:
         weights = dict(DEFAULT_AFFINITY_WEIGHTS)
         weights.update(self._get("AFFINITY_WEIGHTS", {}))
         return {str(k): float(v) for k, v in weights.items()}
+
+    # Segments ----------------------------------------------------------------
+
+    @property
+    def ATTRIBUTE_HOOKS(self) -> tuple[str, ...]:
+        """Dotted paths of callables ``(request, profile) -> dict`` adding shop attributes."""
+        return tuple(self._get("ATTRIBUTE_HOOKS", ()))
+
+    @property
+    def LIFECYCLE_AT_RISK_DAYS(self) -> int:
+        return int(self._get("LIFECYCLE_AT_RISK_DAYS", 60))
+
+    @property
+    def LIFECYCLE_LAPSED_DAYS(self) -> int:
+        return int(self._get("LIFECYCLE_LAPSED_DAYS", 120))
+
+    @property
+    def LIFECYCLE_LOYAL_ORDERS(self) -> int:
+        return int(self._get("LIFECYCLE_LOYAL_ORDERS", 4))
+
+    @property
+    def PREVIEW_COOKIE_NAME(self) -> str:
+        return str(self._get("PREVIEW_COOKIE_NAME", "pz_preview"))
 
     @property
     def CURRENCY(self) -> str:

@@ -13,6 +13,8 @@ from personalize.identity.bots import is_bot
 from personalize.identity.consent import tracking_allowed
 from personalize.identity.cookies import new_visitor_id, read_visitor_id, write_visitor_id
 from personalize.identity.visitor import Visitor, attach_visitor
+from personalize.segments.preview import PARAM as PREVIEW_PARAM
+from personalize.segments.preview import remember_preview, requested_preview
 from personalize.tracking.context import MAX_UA, header
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class VisitorMiddleware:
             cookie_is_new=visitor_id is None,
         )
         attach_visitor(request, visitor)
+        if PREVIEW_PARAM in request.GET or settings.PREVIEW_COOKIE_NAME in request.COOKIES:
+            visitor.preview_segment = requested_preview(request)
         if tracked and settings.TRACK_PAGE_VIEWS and is_page_view(request):
             visitor.track("page_view", {"path": request.path[:200]})
 
@@ -73,7 +77,11 @@ class VisitorMiddleware:
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         visitor = getattr(request, "visitor", None)
-        if not isinstance(visitor, Visitor) or not visitor.tracked:
+        if not isinstance(visitor, Visitor):
+            return response
+        if PREVIEW_PARAM in request.GET or settings.PREVIEW_COOKIE_NAME in request.COOKIES:
+            remember_preview(request, response, visitor.preview_segment)
+        if not visitor.tracked:
             return response
         if response.status_code >= 500:
             return response  # like sessions: a failed request records nothing

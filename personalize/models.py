@@ -47,3 +47,8 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} by {self.visitor_id}"
+
+
+from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
+
+__all__ = ["ConfigVersion", "Event", "Segment", "SegmentMember", "VisitorProfile"]

@@ -6,10 +6,15 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.core.signals import setting_changed
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from personalize import configuration
+from personalize.conf import settings
 from personalize.identity.visitor import Visitor
+from personalize.segments.models import Segment, SegmentMember
 
 
 @receiver(user_logged_in, dispatch_uid="personalize.merge_visitor_on_login")
@@ -20,6 +25,16 @@ def merge_visitor_on_login(
     visitor = getattr(request, "visitor", None)
     if isinstance(visitor, Visitor):
         visitor.login(str(user.pk))
+
+
+@receiver(post_save, sender=Segment, dispatch_uid="personalize.segment_saved")
+@receiver(post_delete, sender=Segment, dispatch_uid="personalize.segment_deleted")
+@receiver(post_save, sender=SegmentMember, dispatch_uid="personalize.member_saved")
+@receiver(post_delete, sender=SegmentMember, dispatch_uid="personalize.member_deleted")
+def configuration_changed(sender: Any, **kwargs: Any) -> None:
+    """Every worker picks the change up on its next request (Redis) or within seconds."""
+    using = kwargs.get("using") or settings.DATABASE_ALIAS
+    transaction.on_commit(configuration.bump, using=using)
 
 
 @receiver(setting_changed, dispatch_uid="personalize.reset_store_on_setting_change")

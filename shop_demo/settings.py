@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop_demo.context_processors.shop",
+                "personalize.context_processors.personalize",
             ],
         },
     },

@@ -195,3 +195,16 @@ def page(chromium: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> 
     name = request.node.name.replace("/", "_")[:80]
     page.screenshot(path=str(artifacts_dir / f"{name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_configuration() -> Iterator[None]:
+    """Compiled configuration never leaks between tests (their rows are rolled back)."""
+    from personalize import configuration
+    from personalize.segments.registry import registry
+
+    configuration._observed = None
+    registry.reset()
+    yield
+    configuration._observed = None
+    registry.reset()

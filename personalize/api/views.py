@@ -50,6 +50,7 @@ class VisitorView(APIView):
                 "is_returning": visitor.is_returning,
                 "visit_count": visitor.visit_count,
                 "degraded": visitor.degraded,
+                "segments": attributes["segments"],
                 "attributes": attributes,
             }
         )

@@ -45,6 +45,8 @@ class Visitor:
         self.degraded = False
         self.started_new_visit = False
         self.attributes_accessed = False
+        # Set by the middleware when a staff member previews the site as a segment.
+        self.preview_segment: str | None = None
         self._profile: Profile | None = None
         self._loaded = False
         self._pending_ops: list[ProfileOp] = []
@@ -97,6 +99,27 @@ class Visitor:
             cached = build_attributes(self.request, self)
             self._attributes = cached
         return cached
+
+    @property
+    def segments(self) -> list[str]:
+        """Slugs of the segments this visitor is in right now (evaluated once per request)."""
+        segments: list[str] = self.attributes["segments"]
+        return segments
+
+    def in_segment(self, *slugs: str) -> bool:
+        """Whether the visitor is in any of the given segments.
+
+        An unknown slug is simply not matched (and logged), so deleting a
+        segment in the admin never breaks a page that still names it.
+        """
+        from personalize.segments.registry import get_registry
+
+        current = self.segments
+        known = get_registry().known_slugs
+        for slug in slugs:
+            if slug not in known and slug not in current:
+                logger.warning("Unknown segment slug %r (no such segment in the admin)", slug)
+        return any(slug in current for slug in slugs)
 
     def track(self, event: str, props: dict[str, Any]) -> None:
         """Validate an event, apply it to the profile now and queue it for the store."""

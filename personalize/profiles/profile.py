@@ -168,7 +168,7 @@ class Profile:
 
     @property
     def cart_value(self) -> float:
-        return round(sum(line.value for line in self.cart.values()), 2)
+        return round(float(sum(line.value for line in self.cart.values())), 2)
 
     # Changing -------------------------------------------------------------
 

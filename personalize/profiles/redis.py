@@ -33,6 +33,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from personalize import configuration
 from personalize.conf import settings
 from personalize.profiles.base import BaseProfileStore, StoreUnavailable
 from personalize.profiles.profile import (
@@ -157,12 +158,40 @@ class RedisProfileStore(BaseProfileStore):
             ctx.country,
             self.ttl,
         ]
+        keys = self.keys(visitor_id)
         try:
-            reply = self._touch(keys=self.keys(visitor_id), args=args)
+            try:
+                reply, version = self._touch_round_trip(keys, args)
+            except redis.exceptions.NoScriptError:
+                self.client.script_load(TOUCH_SCRIPT)  # first use on this server only
+                reply, version = self._touch_round_trip(keys, args)
         except redis.RedisError as exc:
             raise self.breaker.failed(exc) from exc
+        configuration.observe(int(version or 0))
         profile = self._parse(visitor_id, reply[1], reply[2:8], reply[8])
         return profile, bool(reply[0])
+
+    def _touch_round_trip(self, keys: list[str], args: list[str | int | float]) -> Any:
+        # The configuration version rides along in the same round trip.
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._touch.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        pipe.get(configuration.redis_key())
+        return pipe.execute()
+
+    def config_version(self) -> int:
+        try:
+            self.breaker.check()
+            value: Any = self.client.get(configuration.redis_key())
+            return int(value or 0)
+        except redis.RedisError as exc:
+            raise self.breaker.failed(exc) from exc
+
+    def bump_config_version(self) -> int:
+        try:
+            value: Any = self.client.incr(configuration.redis_key())
+            return int(value)
+        except redis.RedisError as exc:
+            raise self.breaker.failed(exc) from exc
 
     def apply(self, visitor_id: str, ops: list[ProfileOp], events: list[EventRecord]) -> None:
         try:

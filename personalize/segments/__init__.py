@@ -1,0 +1,1 @@
+"""Segments: named conditions over the attribute document, evaluated on every request."""
