@@ -164,3 +164,31 @@ EMPTY_PROFILE_ATTRIBUTES: dict[str, Any] = {
     "lifecycle_stage": None,
     "rfm": None,
 }
+
+
+def attributes_for_profile(profile: Profile, now: float) -> dict[str, Any]:
+    """The document for a stored profile outside any request (size estimates, admin tests).
+
+    Request-only facts take the values of the visitor's latest visit.
+    """
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    attributes: dict[str, Any] = {
+        "visitor_id": profile.visitor_id,
+        "path": profile.visit_landing_path,
+        "device": profile.device or "desktop",
+        "country": profile.country,
+        "utm": dict(profile.utm),
+        "referrer_domain": _referrer_domain(profile.visit_referrer),
+        "is_authenticated": bool(profile.user_id),
+        "hour": moment.hour,
+        "weekday": moment.isoweekday(),
+        "profile_available": True,
+    }
+    attributes.update(profile_attributes(profile, now))
+    keys = [f"v:{profile.visitor_id}"]
+    if profile.user_id:
+        keys.append(f"u:{profile.user_id}")
+    if profile.email:
+        keys.append(f"e:{profile.email}")
+    attributes["ids"] = keys
+    return attributes

@@ -49,6 +49,7 @@ class Event(models.Model):
         return f"{self.name} by {self.visitor_id}"
 
 
+from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
 
-__all__ = ["ConfigVersion", "Event", "Segment", "SegmentMember", "VisitorProfile"]
+__all__ = ["ConfigVersion", "Event", "RFMReport", "Segment", "SegmentMember", "VisitorProfile"]

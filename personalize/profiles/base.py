@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import Any
 
 from django.utils.module_loading import import_string
 
@@ -59,6 +60,10 @@ class BaseProfileStore:
 
     def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
         """Bulk-write profiles and their event log (seeding, migrations between stores)."""
+        raise NotImplementedError
+
+    def write_ext(self, key: str, values: dict[str, Any]) -> None:
+        """Set extension document ``key`` on many profiles at once (RFM scores, ...)."""
         raise NotImplementedError
 
     def merge(self, source_id: str, target_id: str) -> Profile:

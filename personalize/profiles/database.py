@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -112,6 +113,22 @@ class DatabaseProfileStore(BaseProfileStore):
         )
         for row in rows.iterator(chunk_size=2000):
             yield self._profile(row)
+
+    def write_ext(self, key: str, values: dict[str, Any]) -> None:
+        ids = list(values)
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            with transaction.atomic(using=self.using):
+                rows = list(
+                    VisitorProfile.objects.using(self.using)
+                    .select_for_update()
+                    .filter(pk__in=chunk)
+                    .only("visitor_id", "data")
+                )
+                for row in rows:
+                    ext = row.data.setdefault("ext", {})
+                    ext[key] = values[row.visitor_id]
+                VisitorProfile.objects.using(self.using).bulk_update(rows, ["data"])
 
     def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
         rows = [

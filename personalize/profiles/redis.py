@@ -367,6 +367,14 @@ class RedisProfileStore(BaseProfileStore):
             if profile is not None and profile.last_seen >= seen_since:
                 yield profile
 
+    def write_ext(self, key: str, values: dict[str, Any]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for count, (visitor_id, value) in enumerate(values.items(), start=1):
+            pipe.hset(self.key(visitor_id, "m"), f"x:{key}", json.dumps(value))
+            if count % 1000 == 0:
+                pipe.execute()
+        pipe.execute()
+
     def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for count, profile in enumerate(profiles, start=1):

@@ -54,7 +54,10 @@ def do_ifsegment(parser: Parser, token: Token) -> IfSegmentNode:
 
 @register.simple_tag(takes_context=True)
 def visitor_attribute(context: Context, path: str, default: Any = "") -> Any:
-    """A value from the attribute document by dotted path: ``{% visitor_attribute "cart.value" %}``."""
+    """A value from the attribute document by dotted path.
+
+    ``{% visitor_attribute "cart.value" %}``; ``default`` when the path is missing.
+    """
     request = context.get("request")
     visitor = getattr(request, "visitor", None)
     if not isinstance(visitor, Visitor):
