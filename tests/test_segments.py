@@ -307,3 +307,29 @@ def test_staff_preview() -> None:
     assert anonymous.get("/personalize/api/visitor/").json()["segments"] != ["vip"]
     anonymous.cookies["pz_preview"] = "forged"
     assert anonymous.get("/page/").status_code == 200
+
+
+def test_preview_toolbar_only_for_active_previews() -> None:
+    staff = get_user_model().objects.create_user(
+        "staff2", "t@example.com", "pw-12345678", is_staff=True
+    )
+    request = _request_for()
+    assert "pz-preview" not in render("{% personalize_toolbar %}", request)
+    request = _request_for("/?pz_preview=vip")
+    assert request.visitor.preview_segment is None  # anonymous: ignored
+    request = RequestFactory().get("/?pz_preview=vip", HTTP_USER_AGENT=CHROME)
+    request.user = staff
+    from personalize.middleware import VisitorMiddleware
+
+    VisitorMiddleware(lambda r: None).process_request(request)  # type: ignore[arg-type,return-value]
+    html = render("{% personalize_toolbar %}", request)
+    assert 'aria-label="Segment preview"' in html
+    assert "VIP" in html
+    assert "New visitors" in html  # real segments
+    assert "?pz_preview=off" in html
+    request = RequestFactory().get("/?pz_preview=<b>x</b>", HTTP_USER_AGENT=CHROME)
+    request.user = staff
+    VisitorMiddleware(lambda r: None).process_request(request)  # type: ignore[arg-type,return-value]
+    html = render("{% personalize_toolbar %}", request)
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert "no such segment" in html

@@ -106,6 +106,15 @@ class Visitor:
         segments: list[str] = self.attributes["segments"]
         return segments
 
+    @property
+    def real_segments(self) -> list[str]:
+        """The segments the visitor is really in, ignoring a staff preview."""
+        if self.preview_segment is None:
+            return self.segments
+        from personalize.segments.registry import get_registry
+
+        return get_registry().evaluate(dict(self.attributes))
+
     def in_segment(self, *slugs: str) -> bool:
         """Whether the visitor is in any of the given segments.
 

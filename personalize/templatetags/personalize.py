@@ -52,6 +52,29 @@ def do_ifsegment(parser: Parser, token: Token) -> IfSegmentNode:
     return IfSegmentNode(slugs, nodelist_true, nodelist_false)
 
 
+@register.inclusion_tag("personalize/preview_toolbar.html", takes_context=True)
+def personalize_toolbar(context: Context) -> dict[str, Any]:
+    """The staff preview toolbar; renders nothing unless a preview is active."""
+    request = context.get("request")
+    visitor = getattr(request, "visitor", None)
+    if not isinstance(visitor, Visitor) or visitor.preview_segment is None:
+        return {"active": False}
+    from personalize.segments.registry import get_registry
+
+    registry = get_registry()
+    names = {segment.slug: segment.name for segment in registry.segments}
+    forced = visitor.preview_segment
+    return {
+        "active": True,
+        "forced": forced,
+        "forced_name": names.get(forced, forced),
+        "forced_known": forced in registry.known_slugs,
+        "real_segments": [(slug, names.get(slug, slug)) for slug in visitor.real_segments],
+        "choices": sorted(names.items(), key=lambda item: item[1]),
+        "path": request.path if request is not None else "/",
+    }
+
+
 @register.simple_tag(takes_context=True)
 def visitor_attribute(context: Context, path: str, default: Any = "") -> Any:
     """A value from the attribute document by dotted path.
