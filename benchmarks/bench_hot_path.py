@@ -4,9 +4,9 @@
 
 Measures, through Django's full handler (test client, no network):
 
-* baseline   – the demo settings without VisitorMiddleware, a view that renders a tiny page;
-* database   – VisitorMiddleware + DatabaseProfileStore (SQLite file), page view tracked;
-* redis      – VisitorMiddleware + RedisProfileStore, page view tracked, 50 segments evaluated.
+* baseline   - the demo settings without VisitorMiddleware, a view that renders a tiny page;
+* database   - VisitorMiddleware + DatabaseProfileStore (SQLite file), page view tracked;
+* redis      - VisitorMiddleware + RedisProfileStore, page view tracked, 50 segments evaluated.
 
 Reports the median and p95 per request and each ratio to the baseline. Needs a
 Redis for the last row (skipped otherwise).
@@ -110,11 +110,11 @@ def main() -> None:
                 ),
             )
         )
-    except Exception as exc:  # noqa: BLE001 - report and go on
+    except Exception as exc:  # report and go on
         print(f"(redis row skipped: {exc})")
 
     base = statistics.median(rows[0][1])
-    print(f"{'configuration':<28} {'median µs':>10} {'p95 µs':>8} {'× baseline':>11}")
+    print(f"{'configuration':<28} {'median µs':>10} {'p95 µs':>8} {'x baseline':>11}")
     for label, times in rows:
         times.sort()
         median = statistics.median(times)
