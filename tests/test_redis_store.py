@@ -122,6 +122,7 @@ def test_slow_redis_times_out_fast(throwaway_redis: dict[str, Any]) -> None:
 
 
 @pytest.mark.urls("tests.urls")
+@pytest.mark.django_db
 def test_thirty_page_views_with_concurrency_free_counters(
     use_redis_store: RedisProfileStore,
 ) -> None:
