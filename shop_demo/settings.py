@@ -5,6 +5,7 @@ Environment variables (all optional):
 ``DATABASE_URL``                 default ``sqlite:///db.sqlite3`` (e.g. ``postgres://postgres@127.0.0.1/shop``)
 ``PERSONALIZE_STORE``            ``database`` (default), ``redis`` or a dotted class path
 ``PERSONALIZE_REDIS_URL``        default ``redis://127.0.0.1:6379/0``
+``PERSONALIZE_REDIS_PREFIX``     default ``pz`` (prefix of every Redis key)
 ``PERSONALIZE_VISIT_TIMEOUT``    seconds of inactivity that end a visit (default 1800)
 ``DJANGO_DEBUG``                 ``1`` (default) or ``0``
 ``DJANGO_SECRET_KEY``            required when ``DJANGO_DEBUG=0``
@@ -133,6 +134,7 @@ PERSONALIZE_STORE = _STORES.get(
     os.environ.get("PERSONALIZE_STORE", "database"), os.environ.get("PERSONALIZE_STORE", "")
 )
 PERSONALIZE_REDIS_URL = os.environ.get("PERSONALIZE_REDIS_URL", "redis://127.0.0.1:6379/0")
+PERSONALIZE_REDIS_PREFIX = os.environ.get("PERSONALIZE_REDIS_PREFIX", "pz")
 PERSONALIZE_VISIT_TIMEOUT = int(os.environ.get("PERSONALIZE_VISIT_TIMEOUT", "1800"))
 PERSONALIZE_COUNTRY_HEADER = os.environ.get("PERSONALIZE_COUNTRY_HEADER") or None
 

@@ -25,7 +25,8 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(BASE_DIR / "var" / "tests.sqlite3"),
         # A file test database (not :memory:) so threads in concurrency tests share it.
-        "TEST": {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")},
+        # Per process, so two test runs in one checkout never share a database.
+        "TEST": {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")},
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
     }
 }
@@ -47,6 +48,7 @@ def _reachable(url: str) -> bool:
 POSTGRES_AVAILABLE = _reachable(POSTGRES_URL)
 if POSTGRES_AVAILABLE:
     DATABASES["postgres"] = dj_database_url.parse(POSTGRES_URL)
+    DATABASES["postgres"]["TEST"] = {"NAME": f"test_personalize_{os.getpid()}"}
 
 REDIS_URL = os.environ.get("PERSONALIZE_TEST_REDIS_URL", "")
 PERSONALIZE_REDIS_URL = REDIS_URL or "redis://127.0.0.1:1/0"

@@ -236,3 +236,68 @@ def test_worker_command_refuses_database_store() -> None:
 
     with pytest.raises(CommandError, match="nothing to drain"):
         call_command("personalize_worker", "--until-empty")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "postgres"])
+def test_worker_process_sigkilled_then_restarted_logs_every_event_once(
+    use_redis_store: RedisProfileStore, redis_url: str, redis_prefix: str
+) -> None:
+    """A real `manage.py personalize_worker` process, killed with SIGKILL mid-stream."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+    from django.db import connections
+
+    if "postgres" not in django_settings.DATABASES:
+        pytest.skip("PostgreSQL not available")  # the conftest fails this in CI instead
+    db = connections["postgres"].settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    ids = _fill_stream(use_redis_store, 6000)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shop_demo.settings",
+        "DATABASE_URL": url,
+        "PERSONALIZE_STORE": "redis",
+        "PERSONALIZE_REDIS_URL": redis_url,
+        "PERSONALIZE_REDIS_PREFIX": redis_prefix,
+    }
+    command = [
+        sys.executable,
+        "manage.py",
+        "personalize_worker",
+        "--batch-size",
+        "100",
+        "--block-ms",
+        "50",
+        "--min-idle-ms",
+        "0",
+        "--consumer",
+    ]
+    events = Event.objects.using("postgres")
+    worker = subprocess.Popen(
+        [*command, "doomed"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while events.count() < 1000 and time.monotonic() < deadline:
+        assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    logged_at_kill = events.count()
+    assert 1000 <= logged_at_kill < 6000
+
+    restarted = subprocess.run(
+        [*command, "survivor", "--until-empty"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    assert events.count() == 6000
+    assert set(events.values_list("event_id", flat=True)) == set(ids)
+    assert use_redis_store.client.xlen(use_redis_store.stream) == 0

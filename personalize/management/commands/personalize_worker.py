@@ -51,9 +51,11 @@ class Command(BaseCommand):
                 f"PERSONALIZE_STORE is {settings.STORE}: events already go straight to the "
                 "database, there is nothing to drain. Use the worker with the Redis store."
             )
-        for name in ("batch_size", "block_ms", "min_idle_ms"):
+        for name in ("batch_size", "block_ms"):
             if options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be a positive number.")
+        if options["min_idle_ms"] < 0:
+            raise CommandError("--min-idle-ms must be 0 or more.")
         worker = StreamWorker(
             store.client,
             store.stream,
