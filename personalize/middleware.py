@@ -94,10 +94,17 @@ class VisitorMiddleware:
 
 
 def is_page_view(request: HttpRequest) -> bool:
-    """A top-level HTML navigation: GET, not htmx, not an excluded path, accepts HTML."""
+    """A top-level HTML navigation: GET, not htmx, not an excluded path.
+
+    Browsers say so with ``Sec-Fetch-Dest: document``; without that header
+    (older browsers) the request must ask for HTML. Images, scripts and
+    fetches accept ``*/*`` and are never page views.
+    """
     if request.method != "GET" or request.headers.get("HX-Request") == "true":
         return False
     if request.path.startswith(settings.EXCLUDED_PATHS):
         return False
-    accept = request.headers.get("Accept", "")
-    return not accept or "text/html" in accept or "*/*" in accept
+    destination = request.headers.get("Sec-Fetch-Dest")
+    if destination is not None:
+        return destination == "document"
+    return "text/html" in request.headers.get("Accept", "")

@@ -230,8 +230,12 @@ def test_page_views_only_for_html_navigations() -> None:
     client.get("/page/", headers={"HX-Request": "true"})
     client.get("/page/", headers={"Accept": "application/json"})
     client.post("/page/")
-    assert visitor_json(client)["attributes"]["pageviews_total"] == 1
-    assert list(Event.objects.values_list("name", flat=True)) == ["page_view"]
+    client.get("/page/", headers={"Accept": "image/avif,image/webp,*/*;q=0.8"})
+    client.get("/page/", headers={"Sec-Fetch-Dest": "image", "Accept": "text/html,*/*"})
+    client.get("/page/", headers={"Accept": ""})
+    client.get("/page/", headers={"Sec-Fetch-Dest": "document", "Accept": "*/*"})
+    assert visitor_json(client)["attributes"]["pageviews_total"] == 2
+    assert list(Event.objects.values_list("name", flat=True)) == ["page_view", "page_view"]
 
 
 def test_track_in_view_updates_profile_and_log() -> None:

@@ -1,0 +1,811 @@
+"""Demo data: the catalogue, users, and 18 months of synthetic shopper behaviour.
+
+Everything is deterministic for a given seed (and ``now``): the catalogue is
+upserted by slug, users are created only when missing, and the history (visits,
+views, searches, carts, orders) is generated from one seeded RNG, written as
+``Order`` rows and fed to personalize with :func:`import_history`, so the
+purchase events and the orders always agree.
+
+The command ``manage.py seed_demo`` wraps :func:`run`; tests call it with small
+sizes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from personalize.profiles.base import get_store
+from personalize.tracking.history import HistoricalEvent, import_history
+from shop_demo.catalogue import CATEGORIES, PETS, SHARED_CATEGORIES, generate_products
+from shop_demo.models import Category, Order, OrderItem, Product
+from shop_demo.orders import currency, purchase_props, shipping_for
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin"
+CUSTOMER_PASSWORD = "demo-pass-123"
+DAY = 86400.0
+MAX_VISITS = 30
+LAPSED_AFTER_DAYS = 120
+
+
+class Progress(Protocol):
+    """Opens a progress report for a phase; the callback takes how many steps were done."""
+
+    def __call__(
+        self, phase: str, total: int | None
+    ) -> AbstractContextManager[Callable[[int], None]]: ...
+
+
+@contextmanager
+def no_progress(phase: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    detail: str
+    seconds: float
+
+
+@dataclass
+class SeedReport:
+    phases: list[PhaseResult] = field(default_factory=list)
+    history_skipped: str = ""
+    visitors: int = 0
+    events: int = 0
+    orders: int = 0
+
+
+# Catalogue ---------------------------------------------------------------------
+
+
+@dataclass
+class CatalogueResult:
+    categories_created: int = 0
+    categories_updated: int = 0
+    products_created: int = 0
+    products_updated: int = 0
+
+
+PRODUCT_FIELDS = [
+    "category",
+    "name",
+    "description",
+    "price",
+    "stock",
+    "created_at",
+    "hue",
+    "shape",
+    "is_active",
+]
+
+
+def seed_catalogue(
+    seed: int, now: datetime, progress: Callable[[int], None] = lambda n: None
+) -> CatalogueResult:
+    """Create or update every category and product of the catalogue, matched by slug."""
+    result = CatalogueResult()
+    with transaction.atomic():
+        existing_categories = Category.objects.in_bulk(field_name="slug")
+        categories: dict[str, Category] = {}
+        for position, spec in enumerate(CATEGORIES):
+            category = existing_categories.get(spec.slug) or Category(slug=spec.slug)
+            created = category.pk is None
+            category.name = spec.name
+            category.description = spec.description
+            category.consumable = spec.consumable
+            category.hue = spec.hue
+            category.position = position
+            category.save()
+            categories[spec.slug] = category
+            if created:
+                result.categories_created += 1
+            else:
+                result.categories_updated += 1
+        progress(len(CATEGORIES))
+
+        specs = generate_products(seed, now)
+        existing = Product.objects.in_bulk(field_name="slug")
+        to_create: list[Product] = []
+        to_update: list[Product] = []
+        for item in specs:
+            product = existing.get(item.slug) or Product(slug=item.slug)
+            product.category = categories[item.category]
+            product.name = item.name
+            product.description = item.description
+            product.price = item.price
+            product.stock = item.stock
+            product.created_at = item.created_at
+            product.hue = item.hue
+            product.shape = item.shape
+            product.is_active = True
+            (to_update if product.pk else to_create).append(product)
+        Product.objects.bulk_create(to_create, batch_size=500)
+        Product.objects.bulk_update(to_update, PRODUCT_FIELDS, batch_size=500)
+        result.products_created = len(to_create)
+        result.products_updated = len(to_update)
+        progress(len(specs))
+    return result
+
+
+# Users ---------------------------------------------------------------------------
+
+
+@dataclass
+class UsersResult:
+    admin_created: bool = False
+    customers_created: int = 0
+    customers_total: int = 0
+
+
+def customer_email(index: int) -> str:
+    return f"customer{index}@example.com"
+
+
+def seed_users(
+    customers: int,
+    progress: Callable[[int], None] = lambda n: None,
+) -> UsersResult:
+    """The demo admin and ``customers`` customer accounts; existing ones are left alone."""
+    result = UsersResult(customers_total=customers)
+    if not User.objects.filter(username=ADMIN_USERNAME).exists():
+        User.objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
+        result.admin_created = True
+    emails = [customer_email(i) for i in range(1, customers + 1)]
+    existing = set(User.objects.filter(username__in=emails).values_list("username", flat=True))
+    # One hash for all: hashing 200 passwords one by one would take a minute.
+    password = make_password(CUSTOMER_PASSWORD)
+    new = [
+        User(username=email, email=email, password=password)
+        for email in emails
+        if email not in existing
+    ]
+    User.objects.bulk_create(new, batch_size=500)
+    result.customers_created = len(new)
+    progress(customers)
+    return result
+
+
+# History ---------------------------------------------------------------------------
+
+
+USER_AGENTS = {
+    "mobile": (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/123.0.0.0 Mobile Safari/537.36",
+    ),
+    "desktop": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.4 Safari/605.1.15",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    ),
+    "tablet": (
+        "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.4 Mobile/15E148 Safari/604.1",
+    ),
+}
+DEVICES = (("mobile", 55), ("desktop", 38), ("tablet", 7))
+COUNTRIES = (
+    ("DE", 34),
+    ("FR", 16),
+    ("NL", 12),
+    ("AT", 8),
+    ("BE", 7),
+    ("ES", 8),
+    ("IT", 8),
+    ("IE", 4),
+    ("FI", 3),
+)
+PET_SHARE = (("cat", 38), ("dog", 38), ("fish", 9), ("bird", 7), ("small", 8))
+ARCHETYPES = (("browser", 50), ("one_time", 20), ("repeat", 14), ("lapsed", 9), ("champion", 7))
+SEARCHES = {
+    "cat": (
+        "salmon",
+        "catnip",
+        "scratching post",
+        "kitten food",
+        "litter",
+        "feather wand",
+        "cat cave",
+        "hairball",
+    ),
+    "dog": ("dog lead", "chew", "puppy food", "harness", "ball", "dental chews", "beef", "frisbee"),
+    "fish": ("aquarium filter", "fish flakes", "heater", "plants"),
+    "bird": ("budgie", "seed mix", "cage", "perch"),
+    "small": ("hay", "hutch", "guinea pig", "hamster wheel"),
+}
+CAMPAIGNS = {
+    "google": ("https://www.google.com/", {"source": "google", "medium": "cpc"}),
+    "facebook": (
+        "https://www.facebook.com/",
+        {"source": "facebook", "medium": "social", "campaign": "spring-pets"},
+    ),
+    "newsletter": ("", {"source": "newsletter", "medium": "email", "campaign": "weekly-picks"}),
+    "organic": ("https://www.google.com/", {}),
+}
+
+
+def history_rng(seed: int) -> random.Random:
+    return random.Random(f"pawsome-history-{seed}")
+
+
+def first_visitor_id(seed: int) -> str:
+    """The id of the first generated visitor: its profile marks that the history exists."""
+    return f"{history_rng(seed).getrandbits(128):032x}"
+
+
+def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
+
+
+class Shelf:
+    """The catalogue as the simulation sees it: what existed at a time, and how popular."""
+
+    def __init__(self, products: list[Product], rng: random.Random) -> None:
+        self.by_category: dict[str, list[Product]] = {}
+        self.created: dict[str, list[float]] = {}
+        self.cum_weights: dict[str, list[float]] = {}
+        products = sorted(products, key=lambda p: (p.created_at, p.pk))
+        for product in products:
+            self.by_category.setdefault(product.category.slug, []).append(product)
+        for slug, items in self.by_category.items():
+            self.created[slug] = [p.created_at.timestamp() for p in items]
+            # A long tail: a few products sell much more than the rest.
+            weights = [rng.paretovariate(1.3) for _ in items]
+            self.cum_weights[slug] = list(itertools.accumulate(weights))
+        self.texts = {p.pk: f"{p.name} {p.description}".lower() for p in products}
+        self.all = products
+
+    def pick(self, rng: random.Random, category: str, at: float) -> Product | None:
+        items = self.by_category.get(category)
+        if not items:
+            return None
+        available = bisect.bisect_right(self.created[category], at)
+        if available == 0:
+            return None
+        return rng.choices(items[:available], cum_weights=self.cum_weights[category][:available])[0]
+
+    def search_count(self, query: str) -> int:
+        """The same rule as ``ProductQuerySet.search``: every word in name or description."""
+        words = query.lower().split()
+        return sum(1 for p in self.all if p.is_active and all(w in self.texts[p.pk] for w in words))
+
+
+@dataclass
+class VisitorPlan:
+    visitor_id: str
+    pet: str
+    archetype: str
+    device: str
+    user_agent: str
+    country: str
+    affinity: list[tuple[str, float]]
+    visit_times: list[tuple[float, str]]  # (start, kind): kind is browse, buy or abandon
+    user: User | None = None
+    email: str = ""
+    staples: list[Product] = field(default_factory=list)
+
+
+@dataclass
+class History:
+    events: list[HistoricalEvent] = field(default_factory=list)
+    orders: list[tuple[Order, list[OrderItem]]] = field(default_factory=list)
+    visitors: int = 0
+    linked_users: int = 0
+
+
+class Simulation:
+    """Generates one visitor after another from a single seeded RNG."""
+
+    def __init__(
+        self, seed: int, months: int, now: datetime, products: list[Product], users: list[User]
+    ) -> None:
+        self.rng = history_rng(seed)
+        self.now = now.timestamp()
+        self.start = self.now - months * 30 * DAY
+        self.shelf = Shelf(products, random.Random(f"pawsome-popularity-{seed}"))
+        self.users = list(users)
+        self.history = History()
+        self.numbers: set[str] = set()
+        self.consumables = {spec.slug for spec in CATEGORIES if spec.consumable}
+        self.guests = 0
+
+    # Planning ----------------------------------------------------------------
+
+    def _affinity(self, rng: random.Random, pet: str) -> list[tuple[str, float]]:
+        weights = [(slug, rng.uniform(3, 6)) for slug in PETS[pet]]
+        weights += [(slug, rng.uniform(0.4, 1.2)) for slug in SHARED_CATEGORIES]
+        if rng.random() < 0.2:  # a second pet in the house
+            other = rng.choice([p for p in PETS if p != pet])
+            weights += [(slug, rng.uniform(0.5, 1.5)) for slug in PETS[other]]
+        return weights
+
+    def _plan(self, rng: random.Random, visitor_id: str) -> VisitorPlan:
+        pet = _weighted(rng, PET_SHARE)
+        archetype = _weighted(rng, ARCHETYPES)
+        span = self.now - self.start
+        # Archetypes that need a long past fall back to simpler ones in a short history.
+        if archetype == "lapsed" and span < (LAPSED_AFTER_DAYS + 60) * DAY:
+            archetype = "repeat"
+        if archetype in ("repeat", "champion") and span < 50 * DAY:
+            archetype = "one_time"
+        device = _weighted(rng, DEVICES)
+        plan = VisitorPlan(
+            visitor_id=visitor_id,
+            pet=pet,
+            archetype=archetype,
+            device=device,
+            user_agent=rng.choice(USER_AGENTS[device]),
+            country=_weighted(rng, COUNTRIES),
+            affinity=self._affinity(rng, pet),
+            visit_times=[],
+        )
+        times: list[tuple[float, str]] = []
+        if archetype == "browser":
+            first = rng.uniform(self.start, self.now - DAY)
+            times.append((first, "browse"))
+            for _ in range(min(int(rng.expovariate(0.6)), 5)):
+                times.append((rng.uniform(first, self.now - 3600), "browse"))
+        elif archetype == "one_time":
+            first = rng.uniform(self.start, self.now - 2 * DAY)
+            order_at = first + rng.choice((0, 0, rng.uniform(1, 20) * DAY))
+            times.append((first, "browse" if order_at > first else "buy"))
+            if order_at > first:
+                times.append((min(order_at, self.now - 3600), "buy"))
+            for _ in range(rng.randint(0, 4)):
+                times.append((rng.uniform(first, self.now - 3600), "browse"))
+        else:
+            if archetype == "lapsed":
+                oldest = min(300.0, span / DAY)
+                last_order = self.now - rng.uniform(LAPSED_AFTER_DAYS + 5, oldest) * DAY
+                gap_range = (30.0, 60.0)
+                count = rng.randint(2, 5)
+            elif archetype == "champion":
+                last_order = self.now - rng.uniform(0.2, 18) * DAY
+                gap_range = (14.0, 35.0)
+                count = rng.randint(4, 14)
+            else:
+                last_order = self.now - rng.uniform(5, 100) * DAY
+                gap_range = (30.0, 45.0)  # replenishing food or litter every month or so
+                count = rng.randint(2, 6)
+            orders = [last_order]
+            while len(orders) < count:
+                previous = orders[-1] - rng.uniform(*gap_range) * DAY
+                if previous < self.start + DAY:
+                    break
+                orders.append(previous)
+            orders.reverse()
+            first = max(self.start, orders[0] - rng.uniform(0, 20) * DAY)
+            times.append((first, "browse"))
+            times += [(t, "buy") for t in orders]
+            for _ in range(rng.randint(0, 8)):
+                times.append((rng.uniform(first, orders[-1]), "browse"))
+            if archetype != "lapsed" and rng.random() < 0.5:
+                times.append((rng.uniform(orders[-1], self.now - 3600), "browse"))
+        times.sort()
+        buys = [t for t in times if t[1] == "buy"]
+        browses = [t for t in times if t[1] != "buy"]
+        # At most 30 visits: keep every order, drop browsing visits first.
+        if len(times) > MAX_VISITS:
+            browses = browses[: max(MAX_VISITS - len(buys), 0)]
+            times = sorted(buys + browses)[:MAX_VISITS]
+        # Some visitors leave a full cart on their last, recent visit.
+        if archetype != "lapsed" and rng.random() < 0.16:
+            last = times[-1][0] if times else self.start
+            at = max(last + DAY, self.now - rng.uniform(0.5, 20) * DAY)
+            if at < self.now - 3600:
+                times.append((at, "abandon"))
+        plan.visit_times = times
+        return plan
+
+    # Simulating --------------------------------------------------------------
+
+    def pick_category(self, rng: random.Random, plan: VisitorPlan) -> str:
+        return rng.choices([c for c, _ in plan.affinity], weights=[w for _, w in plan.affinity])[0]
+
+    def run_visitor(self) -> None:
+        visitor_id = f"{self.rng.getrandbits(128):032x}"
+        rng = random.Random(self.rng.getrandbits(64))
+        plan = self._plan(rng, visitor_id)
+        buys = any(kind == "buy" for _, kind in plan.visit_times)
+        if buys and self.users and rng.random() < 0.45:
+            plan.user = self.users.pop(0)
+            plan.email = plan.user.email
+            self.history.linked_users += 1
+        elif buys:
+            self.guests += 1
+            plan.email = f"guest{self.guests}@example.org"
+        visitor = _VisitorRun(self, rng, plan)
+        previous_end = 0.0
+        for index, (start, kind) in enumerate(plan.visit_times):
+            at = max(start, previous_end + rng.uniform(1, 48) * 3600)
+            if at > self.now - 600:
+                break
+            previous_end = visitor.visit(at, kind, first=index == 0)
+        self.history.visitors += 1
+
+
+class _VisitorRun:
+    """One visitor's visits, turned into events (and orders)."""
+
+    def __init__(self, sim: Simulation, rng: random.Random, plan: VisitorPlan) -> None:
+        self.sim = sim
+        self.rng = rng
+        self.plan = plan
+        self.t = 0.0
+        self.path = "/"
+        self.referrer = ""
+        self.utm: dict[str, str] = {}
+        self.user_id = ""
+        self.cart: dict[int, tuple[Product, int]] = {}
+        self.identified = False
+
+    def _emit(self, name: str, props: dict[str, Any]) -> None:
+        self.sim.history.events.append(
+            HistoricalEvent(
+                visitor_id=self.plan.visitor_id,
+                name=name,
+                at=datetime.fromtimestamp(self.t, tz=UTC),
+                props=props,
+                user_id=self.user_id,
+                path=self.path,
+                referrer=self.referrer,
+                utm=self.utm,
+                user_agent=self.plan.user_agent,
+                country=self.plan.country,
+            )
+        )
+
+    def _step(self, low: float = 8, high: float = 140) -> None:
+        self.t += self.rng.uniform(low, high)
+
+    def page(self, path: str) -> None:
+        self._step()
+        self.path = path
+        self._emit("page_view", {"path": path})
+        # Only a visit's first request carries the referrer and campaign.
+        self.referrer = ""
+        self.utm = {}
+
+    def view_category(self, slug: str) -> None:
+        self.page(f"/c/{slug}/")
+        self._emit("category_view", {"category": slug})
+
+    def view_product(self, product: Product) -> None:
+        self.page(f"/p/{product.slug}/")
+        self._emit(
+            "product_view",
+            {
+                "product_id": product.pk,
+                "category": product.category.slug,
+                "price": float(product.price),
+            },
+        )
+
+    def add(self, product: Product, quantity: int) -> None:
+        self._step(5, 40)
+        self._emit(
+            "add_to_cart",
+            {
+                "product_id": product.pk,
+                "quantity": quantity,
+                "price": float(product.price),
+                "category": product.category.slug,
+            },
+        )
+        _, had = self.cart.get(product.pk, (product, 0))
+        self.cart[product.pk] = (product, had + quantity)
+
+    def remove(self, product: Product) -> None:
+        self._step(5, 60)
+        self._emit("remove_from_cart", {"product_id": product.pk})
+        self.cart.pop(product.pk, None)
+
+    def search(self) -> None:
+        query = self.rng.choice(SEARCHES[self.plan.pet])
+        self.page("/search/")
+        self._emit("search", {"query": query, "results": self.sim.shelf.search_count(query)})
+
+    def _land(self, at: float, first: bool) -> None:
+        self.t = at
+        rng = self.rng
+        source = ""
+        if first and rng.random() < 0.45:
+            source = rng.choice(("google", "google", "facebook", "newsletter", "organic"))
+        elif self.identified and rng.random() < 0.2:
+            source = "newsletter"
+        self.referrer, utm = CAMPAIGNS.get(source, ("", {}))
+        self.utm = dict(utm)
+        if source == "google" and utm:
+            self.utm["campaign"] = f"{self.plan.pet}-supplies"
+        landing = rng.random()
+        category = self.sim.pick_category(rng, self.plan)
+        product = self.sim.shelf.pick(rng, category, at)
+        self.t -= 1  # page() steps forward again
+        if source in ("google", "organic") and product is not None and landing < 0.6:
+            self.view_product(product)
+        elif landing < 0.35:
+            self.view_category(category)
+        else:
+            self.page("/")
+
+    def visit(self, at: float, kind: str, *, first: bool) -> float:
+        """Simulate one visit starting at ``at``; return when it ended."""
+        rng = self.rng
+        self._land(at, first)
+        for _ in range(rng.randint(0, 2)):
+            self.view_category(self.sim.pick_category(rng, self.plan))
+        viewed: list[Product] = []
+        for _ in range(rng.randint(1, 4)):
+            product = self.sim.shelf.pick(rng, self.sim.pick_category(rng, self.plan), self.t)
+            if product is not None:
+                self.view_product(product)
+                viewed.append(product)
+        if rng.random() < 0.25:
+            self.search()
+        if kind == "buy":
+            self.buy(viewed)
+        elif kind == "abandon":
+            for product in viewed[: rng.randint(1, 2)]:
+                self.add(product, 1)
+            self.page("/cart/")
+        elif viewed and rng.random() < 0.2:
+            # Tried something in the cart, then changed their mind.
+            product = rng.choice(viewed)
+            self.add(product, 1)
+            self.page("/cart/")
+            self.remove(product)
+        return self.t
+
+    def buy(self, viewed: list[Product]) -> None:
+        rng = self.rng
+        plan = self.plan
+        if not plan.staples:
+            consumable = [c for c, _ in plan.affinity if c in self.sim.consumables]
+            for category in consumable[:2]:
+                product = self.sim.shelf.pick(rng, category, self.t)
+                if product is not None:
+                    plan.staples.append(product)
+        # Repeat buyers re-order their staples (food, litter), plus a treat or two.
+        wanted: list[tuple[Product, int]] = [
+            (p, rng.randint(1, 3)) for p in plan.staples if rng.random() < 0.85
+        ]
+        for product in viewed[: rng.randint(0, 2)]:
+            wanted.append((product, 1))
+        if not wanted:
+            product = viewed[0] if viewed else None
+            if product is None:
+                product = self.sim.shelf.pick(rng, self.sim.pick_category(rng, plan), self.t)
+            if product is None:
+                return
+            wanted.append((product, 1))
+        for product, quantity in wanted:
+            if product.pk not in self.cart:
+                self.view_product(product)
+            self.add(product, quantity)
+        self.page("/cart/")
+        lines = list(self.cart.values())
+        subtotal = sum((p.price * q for p, q in lines), Decimal("0.00"))
+        shipping = shipping_for(subtotal)
+        self.page("/checkout/")
+        self._emit("checkout_started", {"value": float(subtotal + shipping)})
+        if plan.user is not None:
+            self.user_id = str(plan.user.pk)  # they log in (or sign up) to check out
+        self._step(30, 240)
+        self._emit("identify", {"email": plan.email})
+        self.identified = True
+        order = Order(
+            user=plan.user,
+            email=plan.email,
+            visitor_id=plan.visitor_id,
+            number=self._order_number(),
+            subtotal=subtotal,
+            shipping=shipping,
+            total=subtotal + shipping,
+            currency=currency(),
+            created_at=datetime.fromtimestamp(self.t, tz=UTC),
+            status=self._status(self.t),
+            country=plan.country,
+        )
+        items = [
+            OrderItem(order=order, product=p, product_name=p.name, unit_price=p.price, quantity=q)
+            for p, q in lines
+        ]
+        self._emit("purchase", purchase_props(order, items))
+        self.sim.history.orders.append((order, items))
+        self.cart.clear()
+        self.page(f"/checkout/done/{order.number}/")
+
+    def _order_number(self) -> str:
+        while True:
+            number = f"PW-{self.rng.getrandbits(40):010X}"
+            if number not in self.sim.numbers:
+                self.sim.numbers.add(number)
+                return number
+
+    def _status(self, at: float) -> str:
+        age = self.sim.now - at
+        if age > 7 * DAY:
+            return Order.Status.DELIVERED
+        if age > 2 * DAY:
+            return Order.Status.SHIPPED
+        return Order.Status.PAID
+
+
+def simulate_history(
+    seed: int,
+    visitors: int,
+    months: int,
+    now: datetime,
+    users: list[User],
+    progress: Callable[[int], None] = lambda n: None,
+) -> History:
+    """Generate ``visitors`` visitors' behaviour over ``months`` months before ``now``."""
+    products = list(Product.objects.select_related("category").filter(is_active=True))
+    sim = Simulation(seed, months, now, products, users)
+    for _ in range(visitors):
+        sim.run_visitor()
+        progress(1)
+    return sim.history
+
+
+def write_orders(history: History, progress: Callable[[int], None] = lambda n: None) -> int:
+    orders = [order for order, _ in history.orders]
+    with transaction.atomic():
+        for start in range(0, len(orders), 500):
+            batch = orders[start : start + 500]
+            Order.objects.bulk_create(batch)
+            items = []
+            for order, order_items in history.orders[start : start + 500]:
+                for item in order_items:
+                    item.order_id = order.pk
+                    items.append(item)
+            OrderItem.objects.bulk_create(items, batch_size=1000)
+            progress(len(batch))
+    return len(orders)
+
+
+# Orchestration ---------------------------------------------------------------
+
+
+def history_exists(seed: int) -> str:
+    """Why the history should not be generated again, or ``""``."""
+    orders = Order.objects.count()
+    if orders:
+        return f"{orders} orders already exist"
+    if get_store().load(first_visitor_id(seed)) is not None:
+        return "the seeded visitor profiles already exist"
+    return ""
+
+
+def reset_history() -> dict[str, int]:
+    """Delete every order and every visitor profile and logged event."""
+    from personalize.models import Event, VisitorProfile
+
+    with transaction.atomic():
+        _, orders = Order.objects.all().delete()
+        _, events = Event.objects.all().delete()
+        _, profiles = VisitorProfile.objects.all().delete()
+    return {
+        "orders": orders.get("shop_demo.Order", 0),
+        "events": events.get("personalize.Event", 0),
+        "profiles": profiles.get("personalize.VisitorProfile", 0),
+    }
+
+
+def run(
+    *,
+    seed: int = 42,
+    visitors: int = 3000,
+    months: int = 18,
+    customers: int = 200,
+    reset: bool = False,
+    now: datetime | None = None,
+    progress: Progress = no_progress,
+) -> SeedReport:
+    """Seed the catalogue, users and (unless it exists) the history. Safe to run again."""
+    now = now or timezone.now()
+    report = SeedReport()
+
+    started = time.perf_counter()
+    with progress("Catalogue", len(CATEGORIES) + sum(c.count for c in CATEGORIES)) as step:
+        catalogue = seed_catalogue(seed, now, step)
+    report.phases.append(
+        PhaseResult(
+            "Catalogue",
+            f"{catalogue.categories_created + catalogue.categories_updated} categories, "
+            f"{catalogue.products_created} products created, "
+            f"{catalogue.products_updated} updated",
+            time.perf_counter() - started,
+        )
+    )
+
+    started = time.perf_counter()
+    with progress("Users", customers) as step:
+        users = seed_users(customers, step)
+    report.phases.append(
+        PhaseResult(
+            "Users",
+            f"admin {'created' if users.admin_created else 'kept'}, "
+            f"{users.customers_created} of {customers} customers created",
+            time.perf_counter() - started,
+        )
+    )
+
+    if reset:
+        started = time.perf_counter()
+        deleted = reset_history()
+        report.phases.append(
+            PhaseResult(
+                "Reset",
+                f"deleted {deleted['orders']} orders, {deleted['profiles']} profiles, "
+                f"{deleted['events']} events",
+                time.perf_counter() - started,
+            )
+        )
+    else:
+        report.history_skipped = history_exists(seed)
+        if report.history_skipped:
+            return report
+
+    store = get_store()
+    candidates = list(
+        User.objects.filter(
+            username__in=[customer_email(i) for i in range(1, customers + 1)]
+        ).order_by("pk")
+    )
+    # A user already linked to a live visitor keeps that profile.
+    free_users = [u for u in candidates if store.visitor_for_user(str(u.pk)) is None]
+
+    started = time.perf_counter()
+    with progress("Behaviour", visitors) as step:
+        history = simulate_history(seed, visitors, months, now, free_users, step)
+    report.phases.append(
+        PhaseResult(
+            "Behaviour",
+            f"{history.visitors} visitors, {len(history.events)} events, "
+            f"{history.linked_users} linked to customers",
+            time.perf_counter() - started,
+        )
+    )
+
+    started = time.perf_counter()
+    with progress("Orders", len(history.orders)) as step:
+        report.orders = write_orders(history, step)
+    report.phases.append(
+        PhaseResult("Orders", f"{report.orders} orders", time.perf_counter() - started)
+    )
+
+    started = time.perf_counter()
+    with progress("Profiles", history.visitors) as step:
+        imported = import_history(history.events, progress=step)
+    report.visitors, report.events = imported.visitors, imported.events
+    report.phases.append(
+        PhaseResult(
+            "Profiles",
+            f"{imported.visitors} profiles, {imported.events} events logged",
+            time.perf_counter() - started,
+        )
+    )
+    return report

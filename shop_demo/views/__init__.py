@@ -1,0 +1,1 @@
+"""The shop's views, one module per area: catalogue, images, cart, checkout, account."""
