@@ -7,6 +7,7 @@ path only reads the result.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 from django.db.models import Count
 
 from personalize.conf import settings
-from personalize.models import Event
+from personalize.models import Event, RFMReport
 from personalize.profiles.base import BaseProfileStore, get_store
 from personalize.rfm.scoring import engagement_scores, score_customers
 
@@ -27,6 +28,7 @@ class RFMRunResult:
     customers: int = 0
     grid: dict[str, int] = field(default_factory=dict)  # "r,f" -> customers
     segments: dict[str, int] = field(default_factory=dict)
+    duration_seconds: float = 0.0
 
 
 def engagement_values(as_of: datetime, visitor_ids: set[str]) -> dict[str, float]:
@@ -55,7 +57,9 @@ def run_rfm(
     store: BaseProfileStore | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RFMRunResult:
-    """Score every customer (a profile with an order) and store the scores on the profile."""
+    """Score every customer (a profile with an order), store the scores on the profiles
+    and save an :class:`RFMReport` (the admin's heat map) unless there were no customers."""
+    started = time.monotonic()
     as_of = as_of or datetime.now(tz=UTC)
     store = store or get_store()
     rows: list[tuple[str, datetime, int, float]] = []
@@ -101,4 +105,12 @@ def run_rfm(
     store.write_ext("rfm", documents)
     result.grid = dict(grid)
     result.segments = dict(segments)
+    result.duration_seconds = time.monotonic() - started
+    RFMReport.objects.using(settings.DATABASE_ALIAS).create(
+        as_of=as_of,
+        customers=result.customers,
+        grid=result.grid,
+        segments=result.segments,
+        duration_seconds=result.duration_seconds,
+    )
     return result

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalize.management.progress import Progress
-from personalize.models import RFMReport
 from personalize.rfm import SEGMENTS
 from personalize.rfm.run import run_rfm
 
@@ -30,18 +28,10 @@ class Command(BaseCommand):
                 as_of = datetime.fromisoformat(options["as_of"]).replace(tzinfo=UTC)
             except ValueError:
                 raise CommandError("--as-of must be a date like 2026-01-31.") from None
-        started = time.monotonic()
         progress = Progress("Reading profiles", stream=self.stderr)
         result = run_rfm(as_of, progress=progress)
         progress.close()
-        duration = time.monotonic() - started
-        RFMReport.objects.create(
-            as_of=result.as_of,
-            customers=result.customers,
-            grid=result.grid,
-            segments=result.segments,
-            duration_seconds=duration,
-        )
+        duration = result.duration_seconds
         self.stdout.write(
             f"Scored {result.customers:,} customers in {duration:.1f}s "
             f"(as of {result.as_of:%Y-%m-%d}).\n"
