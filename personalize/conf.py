@@ -195,6 +195,24 @@ class Settings:
     def PREVIEW_COOKIE_NAME(self) -> str:
         return str(self._get("PREVIEW_COOKIE_NAME", "pz_preview"))
 
+    # Campaigns ---------------------------------------------------------------
+
+    @property
+    def FREE_SHIPPING_THRESHOLD(self) -> float | None:
+        """Cart value for free shipping, for the ``{{ free_shipping_remaining }}`` token."""
+        value = self._get("FREE_SHIPPING_THRESHOLD", None)
+        return None if value is None else float(value)
+
+    @property
+    def EVENTS_RATE_LIMIT(self) -> int:
+        """Campaign events accepted per visitor per minute by the events API."""
+        return int(self._get("EVENTS_RATE_LIMIT", 120))
+
+    @property
+    def CSP_NONCE_ATTRIBUTE(self) -> str:
+        """Request attribute holding the CSP nonce (django-csp uses ``csp_nonce``)."""
+        return str(self._get("CSP_NONCE_ATTRIBUTE", "csp_nonce"))
+
     @property
     def CURRENCY(self) -> str:
         return str(self._get("CURRENCY", "EUR"))

@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import transaction
 from django.db.models import F
@@ -88,10 +88,22 @@ def bump() -> int:
 T = TypeVar("T")
 
 
+_instances: list[Compiled[Any]] = []
+
+
+def reset_all() -> None:
+    """Forget every compiled configuration and the last version seen (tests, reloads)."""
+    global _observed
+    _observed = None
+    for compiled in _instances:
+        compiled.reset()
+
+
 class Compiled(Generic[T]):
     """A value built from configuration tables, rebuilt when the version changes."""
 
     def __init__(self, build: Callable[[], T]) -> None:
+        _instances.append(self)
         self._build = build
         self._lock = threading.Lock()
         self._value: T | None = None

@@ -49,7 +49,19 @@ class Event(models.Model):
         return f"{self.name} by {self.visitor_id}"
 
 
+from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
 from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
 
-__all__ = ["ConfigVersion", "Event", "RFMReport", "Segment", "SegmentMember", "VisitorProfile"]
+__all__ = [
+    "Campaign",
+    "ConfigVersion",
+    "CouponCode",
+    "Event",
+    "Lead",
+    "RFMReport",
+    "Segment",
+    "SegmentMember",
+    "Variant",
+    "VisitorProfile",
+]

@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.core.signals import setting_changed
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from personalize import configuration
+from personalize.campaigns.models import Campaign, Variant
 from personalize.conf import settings
 from personalize.identity.visitor import Visitor
 from personalize.segments.models import Segment, SegmentMember
@@ -35,6 +36,25 @@ def configuration_changed(sender: Any, **kwargs: Any) -> None:
     """Every worker picks the change up on its next request (Redis) or within seconds."""
     using = kwargs.get("using") or settings.DATABASE_ALIAS
     transaction.on_commit(configuration.bump, using=using)
+
+
+@receiver(post_save, sender=Campaign, dispatch_uid="personalize.campaign_saved")
+@receiver(post_delete, sender=Campaign, dispatch_uid="personalize.campaign_deleted")
+@receiver(post_save, sender=Variant, dispatch_uid="personalize.variant_saved")
+@receiver(post_delete, sender=Variant, dispatch_uid="personalize.variant_deleted")
+@receiver(
+    m2m_changed,
+    sender=Campaign.include_segments.through,
+    dispatch_uid="personalize.campaign_includes",
+)
+@receiver(
+    m2m_changed,
+    sender=Campaign.exclude_segments.through,
+    dispatch_uid="personalize.campaign_excludes",
+)
+def campaign_configuration_changed(sender: Any, **kwargs: Any) -> None:
+    if str(kwargs.get("action", "post_")).startswith("post_"):  # m2m: once, after the change
+        configuration_changed(sender, **kwargs)
 
 
 @receiver(setting_changed, dispatch_uid="personalize.reset_store_on_setting_change")

@@ -201,10 +201,7 @@ def page(chromium: Any, artifacts_dir: Path, request: pytest.FixtureRequest) -> 
 def _fresh_configuration() -> Iterator[None]:
     """Compiled configuration never leaks between tests (their rows are rolled back)."""
     from personalize import configuration
-    from personalize.segments.registry import registry
 
-    configuration._observed = None
-    registry.reset()
+    configuration.reset_all()
     yield
-    configuration._observed = None
-    registry.reset()
+    configuration.reset_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import RequestContext, Template
 from django.urls import include, path
 
 import personalize
@@ -30,7 +31,21 @@ def login_as(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"visitor": request.visitor.id})  # type: ignore[attr-defined]
 
 
+CAMPAIGN_PAGE = Template(
+    "{% load personalize %}<html><head>{% personalize_head %}</head><body>"
+    '{% content_slot "hero" %}<p>default hero</p>{% endcontent_slot %}'
+    '{% content_slot "hero" lazy=True %}<p>lazy default</p>{% endcontent_slot %}'
+    "{% personalize_overlays %}</body></html>"
+)
+
+
+def campaign_page(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return HttpResponse(CAMPAIGN_PAGE.render(RequestContext(request)))
+
+
 urlpatterns = [
+    path("shop/", campaign_page),
+    path("shop/<path:rest>", campaign_page),
     path("page/", page),
     path("p/<int:pk>/", product),
     path("crash/", crash),

@@ -154,6 +154,14 @@ class Visitor:
         )
         self.__dict__.pop("_attributes", None)
 
+    def remember(self, key: str, value: Any) -> None:
+        """Store an extension document on the profile (written with the request's changes)."""
+        if not self.tracked or self.profile is None:
+            return
+        op = ProfileOp("ext", key, value)
+        self.profile.apply([op])
+        self._pending_ops.append(op)
+
     def flush(self) -> None:
         """Write what this request tracked (one store round trip). Never raises."""
         if not self._pending_events and not self._pending_ops:

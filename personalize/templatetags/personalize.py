@@ -91,3 +91,119 @@ def visitor_attribute(context: Context, path: str, default: Any = "") -> Any:
             return default
         value = value[part]
     return default if value is None else value
+
+
+def _nonce(request: Any) -> str:
+    from personalize.conf import settings
+
+    return str(getattr(request, settings.CSP_NONCE_ATTRIBUTE, "") or "")
+
+
+@register.inclusion_tag("personalize/head.html", takes_context=True)
+def personalize_head(context: Context) -> dict[str, Any]:
+    """The runtime's CSS and JS (deferred, CSP nonce supported). Put it in ``<head>``."""
+    return {"nonce": _nonce(context.get("request"))}
+
+
+@register.simple_tag(takes_context=True)
+def personalize_overlays(context: Context) -> str:
+    """The popups, bars and slide-ins for this visitor, as inert HTML. Put it before ``</body>``."""
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    from personalize.campaigns.rendering import beacon_token, placement_context
+    from personalize.campaigns.selection import select_campaigns
+
+    request = context.get("request")
+    visitor = getattr(request, "visitor", None)
+    if not isinstance(visitor, Visitor) or not visitor.tracked:
+        return ""
+    selection = select_campaigns(visitor)
+    placements, themes = [], []
+    for placement in selection.overlays:
+        item = placement_context(request, visitor, placement)  # type: ignore[arg-type]
+        if placement.campaign.kind == "bar":
+            item["refresh_url"] = reverse(
+                "personalize:render_campaign", args=[placement.campaign.slug]
+            )
+        if item.get("theme"):
+            themes.append({"class": item["theme_class"], **item["theme"]})
+        placements.append(render_to_string("personalize/overlay.html", item, request=request))
+    return render_to_string(
+        "personalize/overlays.html",
+        {
+            "placements": placements,
+            "themes": themes,
+            "nonce": _nonce(request),
+            "endpoint": reverse("personalize:events"),
+            "token": beacon_token(visitor),
+        },
+        request=request,
+    )
+
+
+class ContentSlotNode(template.Node):
+    def __init__(
+        self, name: FilterExpression, lazy: FilterExpression | None, nodelist: NodeList
+    ) -> None:
+        self.name = name
+        self.lazy = lazy
+        self.nodelist = nodelist
+
+    def render(self, context: Context) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        from personalize.campaigns.rendering import render_placement
+        from personalize.campaigns.selection import select_campaigns
+
+        name = str(self.name.resolve(context))
+        default = self.nodelist.render(context)
+        request = context.get("request")
+        visitor = getattr(request, "visitor", None)
+        if self.lazy is not None and self.lazy.resolve(context):
+            url = reverse("personalize:slot", args=[name])
+            path = getattr(request, "path", "/")
+            return format_html(
+                '<div class="pz-slot-lazy" hx-get="{}?path={}" hx-trigger="load" '
+                'hx-swap="outerHTML">{}</div>',
+                url,
+                path,
+                default,
+            )
+        if not isinstance(visitor, Visitor) or not visitor.tracked:
+            return default
+        placement = select_campaigns(visitor).slots.get(name)
+        if placement is None:
+            return default
+        if placement.is_control:
+            # The control group sees the default content, wrapped to report exposure.
+            from django.template.loader import render_to_string
+
+            return render_to_string(
+                "personalize/slot.html",
+                {"is_control": True, "campaign": placement.campaign, "default": default},
+            )
+        return render_placement(
+            visitor.request, visitor, placement, template="personalize/slot.html"
+        )
+
+
+@register.tag("content_slot")
+def do_content_slot(parser: Parser, token: Token) -> ContentSlotNode:
+    """``{% content_slot "home-hero" [lazy=True] %}default{% endcontent_slot %}``."""
+    bits = token.split_contents()
+    if len(bits) < 2:
+        raise template.TemplateSyntaxError(
+            "'content_slot' needs a slot name: {% content_slot \"home-hero\" %}."
+        )
+    lazy = None
+    for bit in bits[2:]:
+        if not bit.startswith("lazy="):
+            raise template.TemplateSyntaxError(
+                f"'content_slot' got {bit!r}; the only option is lazy=True."
+            )
+        lazy = parser.compile_filter(bit.removeprefix("lazy="))
+    nodelist = parser.parse(("endcontent_slot",))
+    parser.delete_first_token()
+    return ContentSlotNode(parser.compile_filter(bits[1]), lazy, nodelist)

@@ -182,6 +182,17 @@ EVENTS: dict[str, EventSpec] = {
     "identify": EventSpec({"email": Prop(_email, required=True)}),
 }
 
+CAMPAIGN_EVENTS = ("exposure", "impression", "click", "close", "convert")
+for _name in CAMPAIGN_EVENTS:
+    EVENTS[f"campaign_{_name}"] = EventSpec(
+        {
+            "campaign": Prop(_identifier, required=True),
+            "variant": Prop(_identifier, required=True),
+            "kind": Prop(_identifier),
+            "path": Prop(_text),
+        }
+    )
+
 
 def _clean_props(spec: EventSpec, props: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(props) - set(spec.props))
@@ -324,7 +335,28 @@ def event_ops(profile: Profile, name: str, props: Mapping[str, Any], now: float)
                 ops += _affinity(item["category"], name, now)
     elif name == "identify":
         ops.append(ProfileOp("set", "email", props["email"]))
+    elif name.startswith("campaign_"):
+        ops.append(_campaign_state_op(profile, name.removeprefix("campaign_"), props, now))
     return ops
+
+
+def _campaign_state_op(
+    profile: Profile, kind: str, props: Mapping[str, Any], now: float
+) -> ProfileOp:
+    """The per-campaign state frequency caps read: shows, last show, closed, converted."""
+    key = f"c:{props['campaign']}"
+    state = dict(profile.ext.get(key) or {})
+    state["v"] = props["variant"]
+    if kind in ("impression", "exposure"):
+        state["n"] = int(state.get("n", 0)) + 1
+        state["last"] = now
+        state["lv"] = profile.visit_count
+        state.setdefault("first", now)
+    elif kind == "close":
+        state["closed"] = True
+    elif kind == "convert":
+        state["converted"] = True
+    return ProfileOp("ext", key, state)
 
 
 def _cart_changed(profile: Profile, now: float) -> list[ProfileOp]:

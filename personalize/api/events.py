@@ -1,0 +1,129 @@
+"""``POST /personalize/api/events/``: what the runtime reports (impressions, clicks, closes).
+
+Beacons (``navigator.sendBeacon``) cannot carry a CSRF header, so the endpoint
+protects itself instead: the request must come from our own origin and carry
+the signed token the page was rendered with, bound to the visitor's cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core import signing
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from personalize.api.views import JSONOnly
+from personalize.campaigns.registry import get_campaign_registry
+from personalize.campaigns.rendering import BEACON_SALT
+from personalize.conf import settings
+from personalize.identity.visitor import get_visitor
+
+MAX_BODY = 16 * 1024
+MAX_EVENTS = 20
+TOKEN_MAX_AGE = 2 * 86400
+REPORTABLE = ("exposure", "impression", "click", "close")
+
+
+class BeaconParser(JSONParser):
+    """sendBeacon posts JSON as text/plain to avoid a CORS preflight."""
+
+    media_type = "text/plain"
+
+
+class CampaignEventSerializer(serializers.Serializer[dict[str, Any]]):
+    type = serializers.ChoiceField(choices=REPORTABLE)
+    campaign = serializers.SlugField(max_length=80)
+    variant = serializers.SlugField(max_length=20)
+    kind = serializers.CharField(max_length=10, required=False)
+    path = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        campaign = get_campaign_registry().by_slug.get(attrs["campaign"])
+        if campaign is None:
+            raise serializers.ValidationError({"campaign": "Not an active campaign."})
+        if attrs["variant"] != "control" and campaign.variant(attrs["variant"]) is None:
+            raise serializers.ValidationError({"variant": f"Not a variant of {campaign.slug}."})
+        attrs["kind"] = campaign.kind
+        return attrs
+
+
+class BeaconSerializer(serializers.Serializer[dict[str, Any]]):
+    token = serializers.CharField(max_length=500)
+    events = CampaignEventSerializer(many=True, allow_empty=False)
+
+    def validate_events(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_EVENTS:
+            raise serializers.ValidationError(f"At most {MAX_EVENTS} events per report.")
+        return value
+
+
+class VisitorRateThrottle(SimpleRateThrottle):
+    """Per visitor (not per IP: many shoppers share one), PERSONALIZE_EVENTS_RATE_LIMIT/min."""
+
+    scope = "personalize-events"
+
+    def get_rate(self) -> str:
+        return f"{settings.EVENTS_RATE_LIMIT}/min"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        visitor = getattr(request._request, "visitor", None)
+        ident = visitor.id if visitor is not None else self.get_ident(request)
+        return f"pz-throttle:{ident}"
+
+
+def same_origin(request: Request) -> bool:
+    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    try:
+        host = urlsplit(source).netloc
+        return bool(host) and host == request._request.get_host()
+    except Exception:  # malformed URL or a host Django refuses: not our origin
+        return False
+
+
+class EventsView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []  # no session auth: no CSRF header on beacons
+    parser_classes = [BeaconParser, JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
+    throttle_classes = [VisitorRateThrottle]
+
+    def post(self, request: Request) -> Response:
+        if not same_origin(request):
+            return Response({"detail": "Cross-origin event reports are not accepted."}, status=403)
+        if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+            return Response({"detail": f"Body too large: at most {MAX_BODY} bytes."}, status=413)
+        serializer = BeaconSerializer(data=request.data)
+        if not serializer.is_valid():
+            return Response(serializer.errors, status=400)
+        visitor = get_visitor(request._request)
+        if not visitor.tracked:
+            return Response({"accepted": 0, "tracked": False})
+        try:
+            owner = signing.loads(
+                serializer.validated_data["token"], salt=BEACON_SALT, max_age=TOKEN_MAX_AGE
+            )
+        except signing.BadSignature:
+            return Response({"token": ["Invalid or expired: reload the page."]}, status=403)
+        if owner != visitor.id:
+            return Response({"token": ["Belongs to another visitor."]}, status=403)
+        events = serializer.validated_data["events"]
+        for event in events:
+            visitor.track(
+                f"campaign_{event['type']}",
+                {
+                    "campaign": event["campaign"],
+                    "variant": event["variant"],
+                    "kind": event["kind"],
+                    "path": event.get("path", ""),
+                },
+            )
+        return Response({"accepted": len(events)})
