@@ -35,7 +35,7 @@ from personalize.tracking.history import HistoricalEvent, import_history
 from shop_demo.catalogue import CATEGORIES, PETS, SHARED_CATEGORIES, generate_products
 from shop_demo.models import Category, Order, OrderItem, Product
 from shop_demo.orders import currency, purchase_props, shipping_for
-from shop_demo.personalization import install_demo_segments
+from shop_demo.personalization import install_demo_campaigns, install_demo_segments
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
@@ -758,8 +758,13 @@ def run(
 
     started = time.perf_counter()
     created = install_demo_segments()
+    campaigns = install_demo_campaigns()
     report.phases.append(
-        PhaseResult("Segments", f"{created} demo segments created", time.perf_counter() - started)
+        PhaseResult(
+            "Personalization",
+            f"{created} demo segments, {campaigns} demo campaigns created",
+            time.perf_counter() - started,
+        )
     )
 
     if reset:

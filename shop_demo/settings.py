@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shop_demo.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,6 +142,7 @@ PERSONALIZE_COUNTRY_HEADER = os.environ.get("PERSONALIZE_COUNTRY_HEADER") or Non
 # Demo shop business rules.
 SHOP_CURRENCY = "EUR"
 SHOP_FREE_SHIPPING_THRESHOLD = 60
+PERSONALIZE_FREE_SHIPPING_THRESHOLD = SHOP_FREE_SHIPPING_THRESHOLD
 
 LOGGING = {
     "version": 1,

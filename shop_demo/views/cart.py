@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import trigger_client_event
 
 import personalize
 from shop_demo.cart import MAX_QUANTITY, Cart, CartFull
@@ -71,12 +72,19 @@ def _respond(
 ) -> HttpResponseBase:
     if request.htmx:  # type: ignore[attr-defined]
         if request.htmx.target == "cart":  # type: ignore[attr-defined]
-            return render(
+            response = render(
                 request, "shop/_cart_update.html", {"cart": cart, "error": error, "notice": notice}
             )
-        return render(
-            request, "shop/_cart_toast.html", {"product": product, "error": error, "notice": notice}
-        )
+        else:
+            response = render(
+                request,
+                "shop/_cart_toast.html",
+                {"product": product, "error": error, "notice": notice},
+            )
+        if not error:
+            # personalize's runtime refreshes cart-dependent bars (free shipping) on this event.
+            trigger_client_event(response, "pz:refresh")
+        return response
     if error and product is not None and form is not None:
         return render(request, "shop/product.html", product_context(product, form), status=400)
     if error:
