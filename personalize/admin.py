@@ -1,0 +1,13 @@
+"""Admin registrations; the admin classes live next to their models."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from personalize.rfm.admin import RFMReportAdmin
+from personalize.rfm.models import RFMReport
+from personalize.segments.admin import SegmentAdmin
+from personalize.segments.models import Segment
+
+admin.site.register(Segment, SegmentAdmin)
+admin.site.register(RFMReport, RFMReportAdmin)
