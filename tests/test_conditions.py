@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from personalize.conditions.evaluate import (
     padded_version_string,
     value_type,
 )
+from personalize.conditions.validate import MAX_PATTERN_LENGTH, regex_problem
 
 CASES_PATH = Path(__file__).parent / "conformance" / "growthbook-cases.json"
 SHARED_CASES_PATH = (
@@ -638,10 +640,20 @@ def test_validation_shortens_long_values() -> None:
 
 
 def test_regex_too_complex_to_compile_is_reported() -> None:
-    pattern = "(" * 2_000 + ")" * 2_000
+    pattern = "a{99999999999}"
     problems = validate_condition({"x": {"$regex": pattern}})
-    assert len(problems) == 1
-    assert "invalid regular expression" in problems[0]
+    assert problems == [
+        "x: invalid regular expression 'a{99999999999}': too complex to compile; "
+        "fix the pattern (Python re syntax)"
+    ]
+    assert both({"x": {"$regex": pattern}}, {"x": "a"}) is False
+
+
+def test_overlong_pattern_is_reported_before_compiling() -> None:
+    pattern = "(" * 2_000 + ")" * 2_000
+    assert validate_condition({"x": {"$regex": pattern}}) == [
+        "x: the pattern is 4000 characters long; keep it to at most 500 characters"
+    ]
     assert both({"x": {"$regex": pattern}}, {"x": ""}) is False
 
 
@@ -670,3 +682,199 @@ def test_validate_never_raises(odd_input: Any) -> None:
     problems = validate_condition(odd_input)
     assert isinstance(problems, list)
     assert all(isinstance(problem, str) for problem in problems)
+
+
+# --- catastrophic backtracking (ReDoS) ----------------------------------------------------
+
+NESTED = (
+    "x: this regular expression can take exponential time on some inputs; "
+    "avoid nested quantifiers like (a+)+"
+)
+OVERLAP = (
+    "x: this regular expression can take exponential time on some inputs; "
+    "avoid repeating alternatives that can match the same text, like (a|aa)*; "
+    "make each alternative start differently"
+)
+
+
+@pytest.mark.parametrize("operator", ["$regex", "$regexi"])
+def test_pattern_length_limit(operator: str) -> None:
+    assert validate_condition({"x": {operator: "a" * MAX_PATTERN_LENGTH}}) == []
+    assert validate_condition({"x": {operator: "a" * (MAX_PATTERN_LENGTH + 1)}}) == [
+        "x: the pattern is 501 characters long; keep it to at most 500 characters"
+    ]
+
+
+def test_pattern_length_limit_names_the_path() -> None:
+    condition = {"$or": [{"ua": {"$not": {"$regexi": "x" * 600}}}]}
+    assert validate_condition(condition) == [
+        "$or[0].ua.$not: the pattern is 600 characters long; keep it to at most 500 characters"
+    ]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(a+)+",
+        "(a*)*",
+        "(a+)*b",
+        "(?:a+)+",
+        "((a+))+",
+        "(a+?)+?",
+        r"(\w+\s?)+$",
+        "(.*a){20}",
+        "(.*a){2,}",
+        r"^(\d+\.)+$",
+        r"(?:\s*,)+",
+        "(x(a{1,3}))+",
+        "(a+)+|b",
+        "(?=(a+)+)",
+        "(?>(a+)+b)",
+        "(a++|(b+)+)",
+        "(a(?(1)b+))+",
+        "(a)?(?(1)(b+)+|c)",
+    ],
+)
+def test_nested_quantifiers_are_rejected(pattern: str) -> None:
+    assert validate_condition({"x": {"$regex": pattern}}) == [NESTED]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(a|a)*",
+        "(a|a)+$",
+        "(a|ab|b)*",
+        "(?:x|[a-c]y|b)+",
+        r"(\w|\d\d)+",
+        r"(\d|[^x]y)+",
+        r"(\s|\s.)+",
+        "(a|aa)+",
+        "(x(?:|a)a)+",
+        r"(\W|\D.)+",
+        "(.a|b)+",
+        "(a|[^b]c)+",
+        "(é|é)+",
+        "([一-龥]|[丁-七]x)+",
+        "(?:(?:ab|c)|(?:d|ae))+",
+        "(a|)*(?:x(?:y|y)){2,}",
+        "(?:a?b|b)+",
+        "(?:a*|b*)+",
+        r"(?:(?=a)|\b)+",
+        r"(a)(\1|a)+",
+        "(a)?(?:(?(1)b|c)|b)+",
+        "(a)?(?:(?(1)b)|x?)+",
+        "(?:(?>a)|a)+",
+        "(?:a++b|a)+",
+    ],
+)
+def test_overlapping_repeated_alternatives_are_rejected(pattern: str) -> None:
+    assert validate_condition({"x": {"$regex": pattern}}) == [OVERLAP]
+
+
+def test_case_insensitive_overlap_depends_on_the_operator() -> None:
+    assert validate_condition({"x": {"$regex": "(Ab|aB)+c"}}) == []
+    assert validate_condition({"x": {"$regexi": "(Ab|aB)+c"}}) == [OVERLAP]
+    assert validate_condition({"x": {"$regex": "(?i)(Ab|aB)+c"}}) == [OVERLAP]
+
+
+def test_dot_overlaps_newline_only_with_dotall() -> None:
+    assert validate_condition({"x": {"$regex": r"(.a|\na)+"}}) == []
+    assert validate_condition({"x": {"$regex": r"(?s)(.a|\na)+"}}) == [OVERLAP]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(Mobile|Tablet)",
+        "-12-25$",
+        "^ping",
+        "(a|b)+",
+        "(a|ab)*",
+        "(a|ab)*c",
+        "(?:ab|a)+",
+        r"(\s|\S.)+",
+        r"\d+\d+x",
+        "(?>a+)+",
+        "a++",
+        "(?:a+)++",
+        "(ab){3}",
+        "(a{2})+",
+        r"(\.\d)+",
+        "(a?)+",
+        "(?:a|)+",
+        "(foo|bar)+",
+        "(?:ab|cd|ef)+",
+        "(a|(?=b)c)+",
+        r"(.|\n)+",
+        "(?i)(A|a)+",
+        r"(\d|[^\d]x)+",
+        r"(\s|\Sx)+",
+        r"(\w|\Wx)+",
+        r"(\d|[a-z]x)+",
+        r"(\w|[?]x)+",
+        r"(\D|[0-9]x)+",
+        r"^/products/[a-z0-9-]+/?$",
+        r"^(?:cats|dogs)$",
+        "(a+)?b",
+        "(?:(?:ab|cd)|(?:ef|gh))+",
+        "(?:$|a)+",
+        r"(a)(?:\1)+",
+        "(a)?(?:(?(1)b|c)d|e)+",
+        "(?:[^a]|a)+",
+    ],
+)
+def test_safe_patterns_are_accepted(pattern: str) -> None:
+    assert validate_condition({"x": {"$regex": pattern}}) == []
+
+
+def test_redos_check_reports_every_pattern_with_its_path() -> None:
+    condition = {
+        "ua": {"$regex": "(a+)+", "$not": {"$regexi": "(a|a)*"}},
+        "$or": [{"path": {"$elemMatch": {"$regex": "(.*a){20}"}}}],
+    }
+    assert validate_condition(condition) == [
+        NESTED.replace("x:", "ua:"),
+        OVERLAP.replace("x:", "ua.$not:"),
+        NESTED.replace("x:", "$or[0].path.$elemMatch:"),
+    ]
+
+
+def test_rejected_patterns_still_evaluate_unchanged() -> None:
+    # Validation guards saving; evaluation keeps GrowthBook's semantics.
+    assert both({"x": {"$regex": "(a+)+"}}, {"x": "aaa"}) is True
+    assert both({"x": {"$regex": "(a|a)*b"}}, {"x": "ab"}) is True
+
+
+def test_regex_problem_is_usable_on_its_own() -> None:
+    assert regex_problem("^/products/[a-z-]+/$") is None
+    assert regex_problem("(a+)+") == NESTED.removeprefix("x: ")
+    assert regex_problem("(Ab|aB)+") is None
+    assert regex_problem("(Ab|aB)+", ignore_case=True) == OVERLAP.removeprefix("x: ")
+    assert regex_problem("[") == (
+        "invalid regular expression '[': unterminated character set at position 0; "
+        "fix the pattern (Python re syntax)"
+    )
+    assert regex_problem("a" * 501) == (
+        "the pattern is 501 characters long; keep it to at most 500 characters"
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(" * 160 + "a|b" + ")" * 160 + "+",
+        "(?:" + "|".join(chr(0x4E00 + i) + "y" for i in range(160)) + ")*",
+        "(?:" + "a?" * 240 + ")+",
+        "(?:" + "[a-z]?" * 80 + ")+",
+        "(?:"
+        + "|".join(f"[{chr(0x4E00 + 2 * i)}-{chr(0x4E01 + 2 * i)}]x" for i in range(60))
+        + ")+",
+    ],
+)
+@pytest.mark.parametrize("ignore_case", [False, True])
+def test_redos_check_is_fast_on_large_patterns(pattern: str, ignore_case: bool) -> None:
+    assert len(pattern) <= MAX_PATTERN_LENGTH
+    started = time.perf_counter()
+    regex_problem(pattern, ignore_case=ignore_case)
+    assert time.perf_counter() - started < 0.5
