@@ -47,7 +47,9 @@ def capture(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         context = placement_context(request, visitor, placement)
         context["form"] = form
-        return render(request, "personalize/capture_form.html", context, status=422)
+        # htmx swaps only 2xx responses: it gets the form with its errors as a 200.
+        status = 200 if request.headers.get("HX-Request") == "true" else 422
+        return render(request, "personalize/capture_form.html", context, status=status)
     email = form.cleaned_data["email"].lower()
     Lead.objects.using(settings.DATABASE_ALIAS).create(
         email=email,
@@ -87,7 +89,10 @@ def render_campaign(request: HttpRequest, slug: str) -> HttpResponse:
     if placement is None or placement.is_control:
         return HttpResponse(status=204)
     context = placement_context(request, visitor, placement)
-    return render(request, "personalize/overlay_content.html", context)
+    context["fragment"] = True
+    response = render(request, "personalize/overlay_panel.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_GET

@@ -6,15 +6,10 @@ from django.db import migrations
 
 
 def create_builtin_segments(apps: Any, schema_editor: Any) -> None:
-    from personalize.segments.builtin import BUILTIN_SEGMENTS
+    from personalize.segments.builtin import install_builtin_segments
 
-    Segment = apps.get_model("personalize", "Segment")
-    alias = schema_editor.connection.alias
-    for position, spec in enumerate(BUILTIN_SEGMENTS, start=1):
-        Segment.objects.using(alias).get_or_create(
-            slug=spec["slug"],
-            defaults={**spec, "builtin": True, "position": position * 10},
-        )
+    install_builtin_segments(apps.get_model("personalize", "Segment"),
+                             schema_editor.connection.alias)
 
 
 def remove_builtin_segments(apps: Any, schema_editor: Any) -> None:

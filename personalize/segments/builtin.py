@@ -90,3 +90,20 @@ BUILTIN_SEGMENTS += [
     }
     for stage, label in LIFECYCLE_LABELS.items()
 ]
+
+
+def install_builtin_segments(segment_model: Any = None, using: str = "default") -> int:
+    """Create the built-in segments that are missing; return how many were created.
+
+    The data migration calls it with its historical model; tests and tools that
+    flush the database call it with none.
+    """
+    if segment_model is None:
+        from personalize.segments.models import Segment as segment_model
+    created = 0
+    for position, spec in enumerate(BUILTIN_SEGMENTS, start=1):
+        _, was_created = segment_model.objects.using(using).get_or_create(
+            slug=spec["slug"], defaults={**spec, "builtin": True, "position": position * 10}
+        )
+        created += was_created
+    return created

@@ -1,0 +1,384 @@
+/*! personalize runtime: shows server-rendered campaigns. Contract: docs/runtime.md */
+(() => {
+  "use strict";
+
+  const doc = document;
+  const win = window;
+  const root = doc.documentElement;
+  const FOCUSABLE = "a[href],button,input,select,textarea,iframe,[tabindex]";
+  const XRW = { "X-Requested-With": "personalize" };
+
+  let endpoint = "";
+  let token = "";
+  let queue = [];
+  let countdowns = [];
+  let ticker = 0;
+  let modal = null; // state of the open popup
+  const overlays = {}; // slug -> state
+
+  const attr = (el, name) => el.getAttribute("data-pz-" + name);
+  const sameOrigin = (url) => {
+    try {
+      return new URL(url, location.href).origin === location.origin;
+    } catch (e) {
+      return false;
+    }
+  };
+  // Tabbable and rendered (hidden inputs and [hidden] content have no boxes).
+  const focusables = (el) => [...el.querySelectorAll(FOCUSABLE)]
+    .filter((n) => !n.disabled && n.tabIndex >= 0 && n.getClientRects().length);
+
+
+  const flush = () => {
+    while (queue.length) {
+      const body = JSON.stringify({ token, events: queue.splice(0, 20) });
+      // text/plain keeps the request "simple": no CORS preflight.
+      const type = "text/plain;charset=UTF-8";
+      if (!(navigator.sendBeacon && navigator.sendBeacon(endpoint, new Blob([body], { type })))) {
+        fetch(endpoint, {
+          method: "POST", body, keepalive: true, credentials: "same-origin",
+          headers: { "Content-Type": type }
+        }).catch(() => {});
+      }
+    }
+  };
+
+  const report = (type, el) => {
+    if (!endpoint) return;
+    // A microtask batches this task's events and runs before a CTA click navigates.
+    if (!queue.length) Promise.resolve().then(flush);
+    queue.push({
+      type,
+      campaign: attr(el, "campaign"),
+      variant: attr(el, "variant") || "",
+      kind: attr(el, "kind") || "",
+      path: location.pathname
+    });
+  };
+
+
+  const focusInto = (st) => {
+    const panel = st.el.querySelector(".pz-panel") || st.el;
+    let first = focusables(panel)[0];
+    if (!first) {
+      panel.tabIndex = -1;
+      first = panel;
+    }
+    first.focus();
+  };
+
+  const open = (st) => {
+    const el = st.el;
+    // One popup at a time: a later one (or its control) is dropped.
+    if (st.open || st.gone || (st.kind === "popup" && modal)) return false;
+    st.open = true;
+    if (st.control) {
+      report("exposure", el);
+      return true;
+    }
+    el.hidden = false;
+    void el.offsetWidth; // so the opening transition runs
+    el.classList.add("pz-open");
+    report("impression", el);
+    if (st.kind === "popup") {
+      modal = st;
+      st.back = doc.activeElement;
+      // No sideways jump when the scrollbar goes.
+      root.style.setProperty("--pz-scrollbar", win.innerWidth - root.clientWidth + "px");
+      root.classList.add("pz-lock");
+      focusInto(st);
+    }
+    return true;
+  };
+
+  const close = (st, byVisitor) => {
+    const el = st.el;
+    if (!st.open || st.control) return;
+    st.open = false;
+    el.classList.remove("pz-open");
+    el.hidden = true;
+    if (byVisitor) report("close", el);
+    if (modal === st) {
+      modal = null;
+      root.classList.remove("pz-lock");
+      const back = st.back;
+      if (back && back.focus && back.isConnected && back !== doc.body) back.focus();
+      else if (el.contains(doc.activeElement)) doc.activeElement.blur();
+    }
+  };
+
+  const fire = (st) => {
+    if (!st.fired) {
+      st.fired = true;
+      open(st);
+    }
+  };
+
+  // The overlay state owning node; null for slots and page content.
+  const stateOf = (node) => {
+    const el = node && node.closest && node.closest("[data-pz-campaign]");
+    const st = el && overlays[attr(el, "campaign")];
+    return st && st.el === el ? st : null;
+  };
+
+
+  const arm = (st) => {
+    const trigger = attr(st.el, "trigger");
+    const value = parseFloat(attr(st.el, "trigger-value")) || 0;
+    const go = () => fire(st);
+    if (trigger === "immediate" || trigger === "pageview") {
+      go();
+    } else if (trigger === "delay") {
+      setTimeout(go, value * 1000);
+    } else if (trigger === "scroll") {
+      const onScroll = () => {
+        const max = root.scrollHeight - win.innerHeight;
+        // A page too short to scroll has been seen in full.
+        if ((max > 0 ? (win.pageYOffset / max) * 100 : 100) >= value) {
+          win.removeEventListener("scroll", onScroll);
+          go();
+        }
+      };
+      win.addEventListener("scroll", onScroll, { passive: true });
+      // Measure again once images have their height.
+      if (doc.readyState === "complete") onScroll();
+      else win.addEventListener("load", onScroll);
+    } else if (trigger === "exit") {
+      // Touch-only devices have no pointer to leave the window.
+      if (win.matchMedia("(hover: none)").matches) return;
+      const onOut = (e) => {
+        if (!e.relatedTarget && e.clientY <= 0) {
+          doc.removeEventListener("mouseout", onOut);
+          go();
+        }
+      };
+      doc.addEventListener("mouseout", onOut);
+    } else if (trigger === "inactivity") {
+      st.idle = value * 1000;
+      st.timer = setTimeout(go, st.idle);
+    }
+    // Any other trigger: shown only by window.personalize.show().
+  };
+
+  const onActivity = () => {
+    Object.values(overlays).forEach((st) => {
+      if (st.idle && !st.fired) {
+        clearTimeout(st.timer);
+        st.timer = setTimeout(() => fire(st), st.idle);
+      }
+    });
+  };
+
+
+  const onKeydown = (e) => {
+    const active = doc.activeElement;
+    if (e.key === "Escape") {
+      // A popup closes from anywhere, a bar or slide-in only from inside.
+      const st = modal || stateOf(active);
+      if (st && st.open) {
+        e.preventDefault();
+        close(st, true);
+      }
+    } else if (e.key === "Tab" && modal) {
+      const items = focusables(modal.el);
+      const last = items[items.length - 1];
+      const outside = !modal.el.contains(active);
+      if (!last) {
+        e.preventDefault();
+        focusInto(modal);
+      } else if (e.shiftKey ? active === items[0] || outside : active === last || outside) {
+        e.preventDefault();
+        (e.shiftKey ? last : items[0]).focus();
+      }
+    }
+  };
+
+  const onFocusin = (e) => {
+    // Focus escaping a modal (a screen reader's cursor, say) is pulled back.
+    if (modal && !modal.el.contains(e.target)) focusInto(modal);
+  };
+
+  const onClick = (e) => {
+    const target = e.target;
+    if (!target.closest) return;
+    const st = stateOf(target);
+    if (st && target.closest("[data-pz-close]")) {
+      e.preventDefault();
+      close(st, true);
+      return;
+    }
+    const cta = target.closest("[data-pz-cta]");
+    const owner = cta && cta.closest("[data-pz-campaign]");
+    if (owner) report("click", owner);
+  };
+
+
+  // Only ever given a same-origin response of a personalize endpoint.
+  const insertHtml = (target, html, replace) => {
+    const tpl = doc.createElement("template");
+    tpl.innerHTML = html;
+    const first = tpl.content.firstElementChild;
+    if (replace) target.replaceWith(tpl.content);
+    else target.replaceChildren(tpl.content);
+    return first;
+  };
+
+  const onSubmit = (e) => {
+    const form = e.target;
+    if (!form.matches("[data-pz-capture]") || !sameOrigin(form.action)) return;
+    if (win.htmx && (form.hasAttribute("hx-post") || form.hasAttribute("data-hx-post"))) return;
+    e.preventDefault();
+    if (form.getAttribute("aria-busy")) return;
+    form.setAttribute("aria-busy", "true");
+    form.classList.remove("pz-failed");
+    const csrf = form.querySelector('[name="csrfmiddlewaretoken"]');
+    const hadFocus = form.contains(doc.activeElement) || doc.activeElement === doc.body;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { ...XRW, "X-CSRFToken": csrf ? csrf.value : "" }
+    }).then((response) => {
+      // 2xx: the thank-you fragment; 400 or 422: the form with its errors.
+      const { status } = response;
+      if (!sameOrigin(response.url) || !(response.ok || status === 400 || status === 422)) throw status;
+      return response.text();
+    }).then((html) => {
+      const first = insertHtml(form, html, true);
+      if (first && hadFocus) {
+        let next = first.querySelector('[aria-invalid="true"]') || focusables(first)[0];
+        if (!next) {
+          if (!first.hasAttribute("tabindex")) first.tabIndex = -1;
+          next = first;
+        }
+        next.focus();
+      }
+    }).catch(() => {
+      form.removeAttribute("aria-busy");
+      form.classList.add("pz-failed");
+    });
+  };
+
+  const refresh = () => {
+    Object.values(overlays).forEach((st) => {
+      const src = attr(st.el, "src");
+      if (!src || !sameOrigin(src)) return;
+      fetch(src, { credentials: "same-origin", headers: XRW }).then((response) => {
+        if (!sameOrigin(response.url)) return;
+        if (response.status === 204) {
+          st.gone = true; // the campaign no longer applies to this visitor
+          close(st, false);
+        } else if (response.ok) {
+          return response.text().then((html) => {
+            const hadFocus = st.el.contains(doc.activeElement);
+            st.gone = false;
+            insertHtml(st.el, html, false);
+            startCountdowns(st.el);
+            if (hadFocus || modal === st) focusInto(st);
+          });
+        }
+      }).catch(() => {});
+    });
+  };
+
+
+  const pad = (n) => String(n).padStart(2, "0");
+
+  const tick = () => {
+    const now = Date.now();
+    countdowns = countdowns.filter(({ el, end }) => {
+      if (!el.isConnected) return false;
+      const left = Math.max(0, Math.floor((end - now) / 1000));
+      const days = Math.floor(left / 86400);
+      el.textContent = (days ? days + "d " : "") + pad(Math.floor(left / 3600) % 24) + ":" +
+        pad(Math.floor(left / 60) % 60) + ":" + pad(left % 60);
+      if (left) return true;
+      const owner = el.closest("[data-pz-campaign]");
+      if (owner) owner.classList.add("pz-expired");
+      return false;
+    });
+    if (!countdowns.length) ticker = clearInterval(ticker) || 0;
+  };
+
+  const startCountdowns = (scope) => {
+    scope.querySelectorAll("[data-pz-countdown]").forEach((el) => {
+      const end = Date.parse(attr(el, "countdown"));
+      if (isNaN(end)) return;
+      el.setAttribute("aria-live", "off"); // no chatter in screen readers
+      countdowns.push({ el, end });
+    });
+    tick();
+    if (countdowns.length && !ticker) ticker = setInterval(tick, 1000);
+  };
+
+
+  // A control slot shows the shop's default content: that is an exposure, not an impression.
+  const seen = (el) => (el.hasAttribute("data-pz-control") ? "exposure" : "impression");
+
+  const watchSlots = () => {
+    const slots = doc.querySelectorAll('[data-pz-kind="slot"][data-pz-campaign]');
+    if (!win.IntersectionObserver) {
+      slots.forEach((el) => report(seen(el), el));
+      return;
+    }
+    const observer = new IntersectionObserver((entries) => {
+      entries.forEach((entry) => {
+        const box = entry.rootBounds;
+        // Half the slot in view, or half the viewport for a very tall slot.
+        if (entry.isIntersecting && (entry.intersectionRatio >= 0.5 ||
+            (box && entry.intersectionRect.height >= box.height / 2))) {
+          observer.unobserve(entry.target);
+          report(seen(entry.target), entry.target);
+        }
+      });
+    }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+    slots.forEach((el) => observer.observe(el));
+  };
+
+
+  const init = () => {
+    const box = doc.getElementById("pz-overlays");
+    const config = box || doc.querySelector("[data-pz-endpoint]");
+    if (config && sameOrigin(attr(config, "endpoint") || "")) {
+      endpoint = attr(config, "endpoint");
+      token = attr(config, "token") || "";
+    }
+    doc.addEventListener("keydown", onKeydown);
+    doc.addEventListener("focusin", onFocusin);
+    doc.addEventListener("click", onClick);
+    doc.addEventListener("submit", onSubmit);
+    doc.addEventListener("pz:refresh", refresh);
+    ["pointermove", "pointerdown", "keydown", "scroll", "touchstart", "wheel"].forEach((type) =>
+      win.addEventListener(type, onActivity, { passive: true, capture: true }));
+    doc.addEventListener("visibilitychange", () => doc.visibilityState === "hidden" && flush());
+    win.addEventListener("pagehide", flush);
+
+    if (box) {
+      box.querySelectorAll("[data-pz-campaign][data-pz-kind]").forEach((el) => {
+        overlays[attr(el, "campaign")] = { el, kind: attr(el, "kind"), control: el.hasAttribute("data-pz-control") };
+      });
+    }
+    watchSlots();
+    startCountdowns(doc);
+    Object.values(overlays).forEach(arm);
+  };
+
+  win.personalize = Object.freeze({
+    /** Shows a campaign now, whatever its trigger; false if it is absent or cannot be shown. */
+    show(slug) {
+      const st = overlays[slug];
+      if (!st) return false;
+      st.fired = true;
+      return open(st);
+    },
+    /** Hides a campaign without reporting a close: the visitor did not dismiss it. */
+    hide(slug) {
+      if (overlays[slug]) close(overlays[slug], false);
+    },
+    /** Re-fetches every campaign that has data-pz-src, as a pz:refresh event does. */
+    refresh
+  });
+
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
