@@ -49,10 +49,10 @@ DEMO_SEGMENTS: list[dict[str, Any]] = [
     {
         "slug": "replenish-due",
         "name": "Due to restock",
-        "description": "Last bought food, litter or health care 30 days ago or more.",
+        "description": "Last bought food, litter or health care 30 to 120 days ago.",
         "condition": {
             "$or": [
-                {f"days_since_purchase_by_category.{slug}": {"$gte": 30}}
+                {f"days_since_purchase_by_category.{slug}": {"$gte": 30, "$lte": 120}}
                 for slug in CONSUMABLE_CATEGORIES
             ]
         },

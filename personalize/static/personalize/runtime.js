@@ -67,6 +67,16 @@
     first.focus();
   };
 
+  // Open bars reserve their height (--pz-top/--pz-bottom on <html>) so the page's own
+  // header and footer stay visible and slide-ins sit above a bottom bar.
+  const dock = () => {
+    ["top", "bottom"].forEach((side) => {
+      const bar = doc.querySelector(`.pz-bar.pz-pos-${side}.pz-open`);
+      root.style.setProperty(`--pz-${side}`, bar ? bar.offsetHeight + "px" : "0px");
+      root.classList.toggle(`pz-docked-${side}`, !!bar);
+    });
+  };
+
   const open = (st) => {
     const el = st.el;
     // One popup at a time: a later one (or its control) is dropped.
@@ -80,6 +90,7 @@
     void el.offsetWidth; // so the opening transition runs
     el.classList.add("pz-open");
     report("impression", el);
+    if (st.kind === "bar") dock();
     if (st.kind === "popup") {
       modal = st;
       st.back = doc.activeElement;
@@ -98,6 +109,7 @@
     el.classList.remove("pz-open");
     el.hidden = true;
     if (byVisitor) report("close", el);
+    if (st.kind === "bar") dock();
     if (modal === st) {
       modal = null;
       root.classList.remove("pz-lock");
