@@ -287,3 +287,17 @@ def test_python_and_store_agree_on_a_session(store: BaseProfileStore) -> None:
 
 def test_unknown_visitor_load_is_none(store: BaseProfileStore) -> None:
     assert store.load("c" * 32) is None
+
+
+def test_write_ext_sets_one_key_and_keeps_the_rest(store: BaseProfileStore) -> None:
+    track(store, VID, "product_view", product_id=3, category="cats")
+    track(store, OTHER, "page_view", path="/")
+    store.write_ext("rfm", {VID: {"r": 5, "segment": "champions"}, OTHER: {"r": 1}})
+    store.write_ext("other", {VID: [1, 2]})
+    mine = store.load(VID)
+    assert mine is not None
+    assert mine.ext == {"rfm": {"r": 5, "segment": "champions"}, "other": [1, 2]}
+    assert mine.recent("viewed_products") == ["3"]
+    theirs = store.load(OTHER)
+    assert theirs is not None and theirs.ext == {"rfm": {"r": 1}}
+    assert theirs.pageviews_total == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 
 from personalize.conf import settings
 from personalize.models import VisitorProfile
@@ -15,6 +17,8 @@ from personalize.profiles.visits import touch
 from personalize.tracking.context import VisitContext
 from personalize.tracking.events import EventRecord
 from personalize.tracking.log import write_events
+
+EXT_KEY_RE = re.compile(r"^[a-z0-9_:-]{1,80}$")
 
 
 class DatabaseProfileStore(BaseProfileStore):
@@ -115,20 +119,27 @@ class DatabaseProfileStore(BaseProfileStore):
             yield self._profile(row)
 
     def write_ext(self, key: str, values: dict[str, Any]) -> None:
-        ids = list(values)
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            with transaction.atomic(using=self.using):
-                rows = list(
-                    VisitorProfile.objects.using(self.using)
-                    .select_for_update()
-                    .filter(pk__in=chunk)
-                    .only("visitor_id", "data")
-                )
-                for row in rows:
-                    ext = row.data.setdefault("ext", {})
-                    ext[key] = values[row.visitor_id]
-                VisitorProfile.objects.using(self.using).bulk_update(rows, ["data"])
+        # One UPDATE per profile that sets just this key inside the JSON document,
+        # batched with executemany: no read, and no lost update if a request writes
+        # the same profile meanwhile (it holds the row lock, or SQLite's write lock).
+        if not EXT_KEY_RE.match(key):
+            raise ValueError(f"Extension key {key!r} must match {EXT_KEY_RE.pattern}.")
+        connection = connections[self.using]
+        # Only the quoted table name is formatted in; every value is a bound parameter.
+        table = connection.ops.quote_name(VisitorProfile._meta.db_table)
+        if connection.vendor == "postgresql":
+            sql = (
+                f"UPDATE {table} SET data = jsonb_set(data, %s, %s::jsonb, true) "  # noqa: S608
+                "WHERE visitor_id = %s"
+            )
+            path: Any = ["ext", key]
+        else:
+            sql = f"UPDATE {table} SET data = json_set(data, %s, json(%s)) WHERE visitor_id = %s"  # noqa: S608
+            path = f'$.ext."{key}"'
+        rows = [(path, json.dumps(value), visitor_id) for visitor_id, value in values.items()]
+        with transaction.atomic(using=self.using), connection.cursor() as cursor:
+            for start in range(0, len(rows), 5000):
+                cursor.executemany(sql, rows[start : start + 5000])
 
     def import_profiles(self, profiles: Iterable[Profile], events: Iterable[EventRecord]) -> None:
         rows = [
