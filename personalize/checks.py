@@ -183,3 +183,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     return errors
+
+
+@register(Tags.models)
+def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from django.apps import apps
+
+    label = settings.PRODUCT_MODEL
+    if not label:
+        return []
+    try:
+        apps.get_model(label)
+    except (LookupError, ValueError) as exc:
+        return [Error(
+            f"PERSONALIZE_PRODUCT_MODEL = {label!r} is not an installed model ({exc}).",
+            hint='Use "app_label.ModelName", e.g. "shop.Product".',
+            id="personalize.E006",
+        )]
+    return []

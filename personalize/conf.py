@@ -213,6 +213,23 @@ class Settings:
         """Request attribute holding the CSP nonce (django-csp uses ``csp_nonce``)."""
         return str(self._get("CSP_NONCE_ATTRIBUTE", "csp_nonce"))
 
+    # Recommendations -----------------------------------------------------------
+
+    @property
+    def PRODUCT_MODEL(self) -> str:
+        """The shop's product model as ``"app_label.Model"``."""
+        return str(self._get("PRODUCT_MODEL", ""))
+
+    @property
+    def PRODUCT_FIELDS(self) -> dict[str, str]:
+        """Attribute paths for title, url, image_url, price, category, in_stock, created_at."""
+        return {str(k): str(v) for k, v in dict(self._get("PRODUCT_FIELDS", {})).items()}
+
+    @property
+    def CATALOGUE(self) -> str:
+        """Dotted path of the catalogue adapter class."""
+        return str(self._get("CATALOGUE", "personalize.recommendations.catalogue.ModelCatalogue"))
+
     @property
     def CURRENCY(self) -> str:
         return str(self._get("CURRENCY", "EUR"))

@@ -143,6 +143,9 @@ PERSONALIZE_COUNTRY_HEADER = os.environ.get("PERSONALIZE_COUNTRY_HEADER") or Non
 SHOP_CURRENCY = "EUR"
 SHOP_FREE_SHIPPING_THRESHOLD = 60
 PERSONALIZE_FREE_SHIPPING_THRESHOLD = SHOP_FREE_SHIPPING_THRESHOLD
+# The demo's Product has name, price, created_at, category.slug, get_absolute_url(),
+# image_url and in_stock: exactly personalize's default field names.
+PERSONALIZE_PRODUCT_MODEL = "shop_demo.Product"
 
 LOGGING = {
     "version": 1,

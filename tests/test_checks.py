@@ -102,3 +102,15 @@ def test_e004_invalid_settings(overrides: dict[str, Any]) -> None:
     assert ids(messages) == ["personalize.E004"]
     name = next(iter(overrides))
     assert name in messages[0].msg
+
+
+@pytest.mark.parametrize("label", ["nope.Product", "shop_demo", "shop_demo.Nope"])
+def test_e006_unknown_product_model(label: str) -> None:
+    with override_settings(PERSONALIZE_PRODUCT_MODEL=label):
+        assert ids(checks.check_product_model()) == ["personalize.E006"]
+
+
+def test_product_model_ok_or_unset() -> None:
+    assert checks.check_product_model() == []
+    with override_settings(PERSONALIZE_PRODUCT_MODEL=""):
+        assert checks.check_product_model() == []

@@ -1,0 +1,161 @@
+"""The bridge to the shop's own product model.
+
+personalize never imports the shop: ``PERSONALIZE_PRODUCT_MODEL`` names the
+model (``"app_label.Model"``) and ``PERSONALIZE_PRODUCT_FIELDS`` maps the seven
+things recommendations need onto it. Each entry is an attribute path on a
+product (``"category.slug"``); a callable at the end of the path is called
+(``get_absolute_url``). Shops whose catalogue does not fit subclass
+:class:`ModelCatalogue` (or :class:`BaseCatalogue`) and point
+``PERSONALIZE_CATALOGUE`` at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.module_loading import import_string
+
+from personalize.conf import settings
+
+DEFAULT_FIELDS: dict[str, str] = {
+    "title": "name",
+    "url": "get_absolute_url",
+    "image_url": "image_url",
+    "price": "price",
+    "category": "category.slug",
+    "in_stock": "in_stock",
+    "created_at": "created_at",
+}
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    """What a recommendation widget shows, plus the shop's own object."""
+
+    id: str
+    title: str
+    url: str
+    image_url: str
+    price: Decimal | float | None
+    category: str
+    in_stock: bool
+    created_at: datetime | None
+    obj: Any = None
+
+
+class BaseCatalogue:
+    """The interface recommendations use; subclasses implement both methods."""
+
+    def items(self, ids: Sequence[str]) -> list[CatalogueItem]:
+        """The items with these ids, in the same order, skipping unknown ids (one query)."""
+        raise NotImplementedError
+
+    def all_items(self) -> Iterator[CatalogueItem]:
+        """Every item, for training (category, stock and age of each)."""
+        raise NotImplementedError
+
+
+def resolve_path(obj: Any, path: str) -> Any:
+    value = obj
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part, None)
+        if callable(value) and not isinstance(value, models.Manager):
+            value = value()
+    return value
+
+
+class ModelCatalogue(BaseCatalogue):
+    """A catalogue read from ``PERSONALIZE_PRODUCT_MODEL`` with ``PERSONALIZE_PRODUCT_FIELDS``."""
+
+    def __init__(
+        self, model: type[models.Model] | None = None, fields: dict[str, str] | None = None
+    ) -> None:
+        if model is None:
+            label = settings.PRODUCT_MODEL
+            if not label:
+                raise LookupError(
+                    "PERSONALIZE_PRODUCT_MODEL is not set: name your product model, "
+                    'e.g. PERSONALIZE_PRODUCT_MODEL = "shop.Product".'
+                )
+            model = apps.get_model(label)
+        self.model = model
+        self.fields = {**DEFAULT_FIELDS, **(fields or settings.PRODUCT_FIELDS)}
+
+    def queryset(self) -> models.QuerySet[Any]:
+        related = sorted(
+            {
+                "__".join(path.split(".")[:-1])
+                for path in self.fields.values()
+                if "." in path and self._is_relation(path.split(".")[0])
+            }
+        )
+        queryset = self.model._default_manager.all()
+        return queryset.select_related(*related) if related else queryset
+
+    def _is_relation(self, name: str) -> bool:
+        try:
+            field = self.model._meta.get_field(name)
+        except Exception:  # not a model field (a property): nothing to join
+            return False
+        return bool(field.is_relation and (field.many_to_one or field.one_to_one))
+
+    def to_item(self, obj: Any) -> CatalogueItem:
+        get = self.fields.__getitem__
+        price = resolve_path(obj, get("price"))
+        return CatalogueItem(
+            id=str(obj.pk),
+            title=str(resolve_path(obj, get("title")) or ""),
+            url=str(resolve_path(obj, get("url")) or ""),
+            image_url=str(resolve_path(obj, get("image_url")) or ""),
+            price=price if isinstance(price, (Decimal, float, int)) else None,
+            category=str(resolve_path(obj, get("category")) or ""),
+            in_stock=bool(resolve_path(obj, get("in_stock"))),
+            created_at=resolve_path(obj, get("created_at")),
+            obj=obj,
+        )
+
+    def items(self, ids: Sequence[str]) -> list[CatalogueItem]:
+        if not ids:
+            return []
+        pk_field = self.model._meta.pk
+        assert pk_field is not None
+        clean = []
+        for raw in ids:
+            try:
+                clean.append(pk_field.to_python(raw))
+            except ValidationError:
+                continue  # an id from an old event that no longer parses: nothing to show
+        found = {str(obj.pk): obj for obj in self.queryset().filter(pk__in=clean)}
+        return [self.to_item(found[i]) for i in ids if i in found]
+
+    def all_items(self) -> Iterator[CatalogueItem]:
+        for obj in self.queryset().iterator(chunk_size=2000):
+            yield self.to_item(obj)
+
+
+@lru_cache(maxsize=4)
+def _catalogue_for(path: str, model_label: str) -> BaseCatalogue:
+    cls = import_string(path)
+    catalogue = cls()
+    if not isinstance(catalogue, BaseCatalogue):
+        raise TypeError(f"{path} is not a BaseCatalogue subclass.")
+    return catalogue
+
+
+def get_catalogue() -> BaseCatalogue:
+    return _catalogue_for(settings.CATALOGUE, settings.PRODUCT_MODEL)
+
+
+def items_by_id(catalogue: BaseCatalogue, ids: Iterable[str]) -> dict[str, CatalogueItem]:
+    ids = list(ids)
+    return {item.id: item for item in catalogue.items(ids)}
