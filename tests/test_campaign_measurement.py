@@ -18,14 +18,23 @@ def vid(n: int) -> str:
     return f"{n:032x}"
 
 
-def exposure(n: int, variant: str, at: datetime, name: str = "campaign_impression") -> HistoricalEvent:
+def exposure(
+    n: int, variant: str, at: datetime, name: str = "campaign_impression"
+) -> HistoricalEvent:
     return HistoricalEvent(vid(n), name, at, {"campaign": "promo", "variant": variant})
 
 
 def purchase(n: int, at: datetime, value: float) -> HistoricalEvent:
-    return HistoricalEvent(vid(n), "purchase", at, {
-        "order_id": f"{n}-{at.timestamp()}", "value": value,
-        "items": [{"product_id": 1, "price": value, "quantity": 1}]})
+    return HistoricalEvent(
+        vid(n),
+        "purchase",
+        at,
+        {
+            "order_id": f"{n}-{at.timestamp()}",
+            "value": value,
+            "items": [{"product_id": 1, "price": value, "quantity": 1}],
+        },
+    )
 
 
 def test_results_per_variant_with_attribution_window() -> None:
@@ -52,7 +61,12 @@ def test_results_per_variant_with_attribution_window() -> None:
     by_key = {v.key: v for v in results.variants}
     assert [v.key for v in results.variants] == ["control", "a", "b"]
     control, a, b = by_key["control"], by_key["a"], by_key["b"]
-    assert (control.exposures, control.buyers, control.purchases, control.revenue) == (4, 1, 1, 50.0)
+    assert (control.exposures, control.buyers, control.purchases, control.revenue) == (
+        4,
+        1,
+        1,
+        50.0,
+    )
     assert (a.exposures, a.impressions, a.clicks, a.closes, a.captures) == (4, 5, 1, 1, 1)
     assert (a.buyers, a.purchases, a.revenue) == (2, 3, 90.0)
     assert a.conversion_rate == 0.5 and control.conversion_rate == 0.25

@@ -64,15 +64,23 @@ class CampaignResults:
     def totals(self) -> VariantResult:
         total = VariantResult("all")
         for v in self.variants:
-            for name in ("exposures", "impressions", "clicks", "closes", "captures", "buyers",
-                         "purchases"):
+            for name in (
+                "exposures",
+                "impressions",
+                "clicks",
+                "closes",
+                "captures",
+                "buyers",
+                "purchases",
+            ):
                 setattr(total, name, getattr(total, name) + getattr(v, name))
             total.revenue += v.revenue
         return total
 
 
-def campaign_results(slug: str, attribution_days: int = 7,
-                     variant_keys: list[str] | None = None) -> CampaignResults:
+def campaign_results(
+    slug: str, attribution_days: int = 7, variant_keys: list[str] | None = None
+) -> CampaignResults:
     """Compute every number the admin shows for one campaign."""
     events = Event.objects.using(settings.DATABASE_ALIAS)
     by_variant: dict[str, VariantResult] = {}
@@ -84,19 +92,29 @@ def campaign_results(slug: str, attribution_days: int = 7,
 
     for key in variant_keys or []:
         result(key)
-    counts = (events.filter(name__startswith="campaign_", props__campaign=slug)
-              .values("name", "props__variant").annotate(n=Count("id")))
-    field_for = {"campaign_impression": "impressions", "campaign_exposure": "impressions",
-                 "campaign_click": "clicks", "campaign_close": "closes",
-                 "campaign_convert": "captures"}
+    counts = (
+        events.filter(name__startswith="campaign_", props__campaign=slug)
+        .values("name", "props__variant")
+        .annotate(n=Count("id"))
+    )
+    field_for = {
+        "campaign_impression": "impressions",
+        "campaign_exposure": "impressions",
+        "campaign_click": "clicks",
+        "campaign_close": "closes",
+        "campaign_convert": "captures",
+    }
     for row in counts:
         item = result(str(row["props__variant"]))
         name = field_for.get(row["name"])
         if name is not None:
             setattr(item, name, getattr(item, name) + row["n"])
     # First exposure per visitor; a visitor counts for the variant they first saw.
-    firsts = (events.filter(name__in=EXPOSURE_EVENTS, props__campaign=slug)
-              .values("visitor_id", "props__variant").annotate(first=Min("occurred_at")))
+    firsts = (
+        events.filter(name__in=EXPOSURE_EVENTS, props__campaign=slug)
+        .values("visitor_id", "props__variant")
+        .annotate(first=Min("occurred_at"))
+    )
     first_seen: dict[str, tuple[str, datetime]] = {}
     for row in firsts:
         known = first_seen.get(row["visitor_id"])
@@ -108,9 +126,10 @@ def campaign_results(slug: str, attribution_days: int = 7,
     bought: dict[str, bool] = defaultdict(bool)
     visitor_ids = list(first_seen)
     for start in range(0, len(visitor_ids), 500):
-        chunk = visitor_ids[start:start + 500]
-        purchases = (events.filter(name="purchase", visitor_id__in=chunk)
-                     .values_list("visitor_id", "occurred_at", "props"))
+        chunk = visitor_ids[start : start + 500]
+        purchases = events.filter(name="purchase", visitor_id__in=chunk).values_list(
+            "visitor_id", "occurred_at", "props"
+        )
         for visitor_id, at, props in purchases:
             variant, first = first_seen[visitor_id]
             if first <= at <= first + window:
@@ -126,8 +145,9 @@ def campaign_results(slug: str, attribution_days: int = 7,
         baseline = ordered[0]
         results.baseline = baseline.key
         for item in ordered[1:]:
-            item.comparison = compare_proportions(baseline.buyers, baseline.exposures,
-                                                  item.buyers, item.exposures)
+            item.comparison = compare_proportions(
+                baseline.buyers, baseline.exposures, item.buyers, item.exposures
+            )
     return results
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from personalize.conf import settings
 from personalize.configuration import Compiled
@@ -93,9 +94,70 @@ def compile_path_rule(rule: dict[str, str]) -> PathTest:
     return lambda path: pattern.search(path) is not None
 
 
-def build_campaign_registry() -> CampaignRegistry:
-    from personalize.campaigns.models import Campaign, CouponCode, validate_page_rules
+def compile_campaign(row: Any) -> CompiledCampaign:
+    """One campaign row compiled, whatever its status, with every variant.
+
+    The registry then drops weight-0 variants and marks exhausted pools; the admin
+    preview uses it as is (a merchandiser previews a variant before giving it traffic).
+    """
+    from personalize.campaigns.models import Campaign, validate_page_rules
     from personalize.campaigns.sanitize import sanitize_html
+
+    rules = row.page_rules if not validate_page_rules(row.page_rules) else {}
+    rules = rules or {}
+    return CompiledCampaign(
+        slug=row.slug,
+        name=row.name,
+        kind=row.kind,
+        slot_name=row.slot_name,
+        position=row.position,
+        priority=row.priority,
+        starts_at=row.starts_at.timestamp() if row.starts_at else None,
+        ends_at=row.ends_at.timestamp() if row.ends_at else None,
+        include=tuple(s.slug for s in row.include_segments.all()),
+        include_all=row.include_mode == Campaign.SegmentMode.ALL,
+        exclude=tuple(s.slug for s in row.exclude_segments.all()),
+        page_include=tuple(compile_path_rule(r) for r in rules.get("include", [])),
+        page_exclude=tuple(compile_path_rule(r) for r in rules.get("exclude", [])),
+        devices=frozenset(row.devices or ()),
+        trigger=row.trigger,
+        trigger_value=row.trigger_value,
+        frequency=row.frequency,
+        frequency_days=row.frequency_days,
+        stop_after_close=row.stop_after_close,
+        stop_after_conversion=row.stop_after_conversion,
+        max_impressions=row.max_impressions,
+        control_percent=row.control_percent,
+        attribution_days=row.attribution_days,
+        coupon_mode=row.coupon_mode,
+        coupon_code=row.coupon_code,
+        pool_exhausted=False,
+        countdown_mode=row.countdown_mode,
+        countdown_ends_at=row.countdown_ends_at.timestamp() if row.countdown_ends_at else None,
+        countdown_minutes=row.countdown_minutes,
+        capture_email=row.capture_email,
+        capture_consent_text=row.capture_consent_text,
+        variants=tuple(
+            CompiledVariant(
+                key=v.key,
+                weight=float(v.weight),
+                title=v.title,
+                body=sanitize_html(v.body),
+                image_url=v.image_url,
+                cta_label=v.cta_label,
+                cta_url=v.cta_url,
+                dismiss_label=v.dismiss_label,
+                accent_color=v.accent_color,
+                background_color=v.background_color,
+                text_color=v.text_color,
+            )
+            for v in row.variants.all()
+        ),
+    )
+
+
+def build_campaign_registry() -> CampaignRegistry:
+    from personalize.campaigns.models import Campaign, CouponCode
 
     using = settings.DATABASE_ALIAS
     rows = (
@@ -112,64 +174,17 @@ def build_campaign_registry() -> CampaignRegistry:
     )
     compiled = []
     for row in rows:
-        rules = row.page_rules if not validate_page_rules(row.page_rules) else {}
-        variants = tuple(
-            CompiledVariant(
-                key=v.key,
-                weight=float(v.weight),
-                title=v.title,
-                body=sanitize_html(v.body),
-                image_url=v.image_url,
-                cta_label=v.cta_label,
-                cta_url=v.cta_url,
-                dismiss_label=v.dismiss_label,
-                accent_color=v.accent_color,
-                background_color=v.background_color,
-                text_color=v.text_color,
-            )
-            for v in row.variants.all()
-            if v.weight > 0
-        )
+        campaign = compile_campaign(row)
+        variants = tuple(v for v in campaign.variants if v.weight > 0)
         if not variants:
             continue  # nothing to show
         compiled.append(
-            CompiledCampaign(
-                slug=row.slug,
-                name=row.name,
-                kind=row.kind,
-                slot_name=row.slot_name,
-                position=row.position,
-                priority=row.priority,
-                starts_at=row.starts_at.timestamp() if row.starts_at else None,
-                ends_at=row.ends_at.timestamp() if row.ends_at else None,
-                include=tuple(s.slug for s in row.include_segments.all()),
-                include_all=row.include_mode == Campaign.SegmentMode.ALL,
-                exclude=tuple(s.slug for s in row.exclude_segments.all()),
-                page_include=tuple(compile_path_rule(r) for r in (rules or {}).get("include", [])),
-                page_exclude=tuple(compile_path_rule(r) for r in (rules or {}).get("exclude", [])),
-                devices=frozenset(row.devices or ()),
-                trigger=row.trigger,
-                trigger_value=row.trigger_value,
-                frequency=row.frequency,
-                frequency_days=row.frequency_days,
-                stop_after_close=row.stop_after_close,
-                stop_after_conversion=row.stop_after_conversion,
-                max_impressions=row.max_impressions,
-                control_percent=row.control_percent,
-                attribution_days=row.attribution_days,
-                coupon_mode=row.coupon_mode,
-                coupon_code=row.coupon_code,
+            replace(
+                campaign,
+                variants=variants,
                 pool_exhausted=(
                     row.coupon_mode == Campaign.CouponMode.POOL and row.pk not in pools_with_codes
                 ),
-                countdown_mode=row.countdown_mode,
-                countdown_ends_at=(
-                    row.countdown_ends_at.timestamp() if row.countdown_ends_at else None
-                ),
-                countdown_minutes=row.countdown_minutes,
-                capture_email=row.capture_email,
-                capture_consent_text=row.capture_consent_text,
-                variants=variants,
             )
         )
     return CampaignRegistry(tuple(compiled), {c.slug: c for c in compiled})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from personalize.bucketing import assign_variant
+from personalize.campaigns.preview import forced_placement
 from personalize.campaigns.registry import (
     CompiledCampaign,
     CompiledVariant,
@@ -49,6 +50,7 @@ class Selection:
     slidein: Placement | None = None
     bars: list[Placement] = field(default_factory=list)
     slots: dict[str, Placement] = field(default_factory=dict)
+    preview: bool = False  # a staff preview: nothing on the page is reported
 
     @property
     def overlays(self) -> list[Placement]:
@@ -116,12 +118,29 @@ def assign(campaign: CompiledCampaign, visitor: Visitor, state: dict[str, Any]) 
     return placement
 
 
+def _place(selection: Selection, placement: Placement) -> None:
+    kind = placement.campaign.kind
+    if kind == "popup":
+        selection.popup = placement
+    elif kind == "slidein":
+        selection.slidein = placement
+    elif kind == "bar":
+        selection.bars.append(placement)
+    else:
+        selection.slots[placement.campaign.slot_name] = placement
+
+
 def select_campaigns(visitor: Visitor) -> Selection:
     """The campaigns to render for this request (computed once per request)."""
     cached: Selection | None = getattr(visitor, "_campaigns", None)
     if cached is not None:
         return cached
     selection = Selection()
+    # Staff preview (?pz_preview_campaign=<slug>): that variant first, whatever the rules say.
+    forced = forced_placement(visitor.request)
+    if forced is not None:
+        _place(selection, forced)
+        selection.preview = True
     profile = visitor.profile
     if profile is None:  # untracked or store down: no caps can be honoured, show nothing
         visitor._campaigns = selection  # type: ignore[attr-defined]
@@ -129,6 +148,8 @@ def select_campaigns(visitor: Visitor) -> Selection:
     attributes = visitor.attributes
     now = visitor.now
     for campaign in get_campaign_registry().campaigns:
+        if forced is not None and campaign.slug == forced.campaign.slug:
+            continue
         kind = campaign.kind
         if kind == "popup" and selection.popup is not None:
             continue
@@ -143,14 +164,6 @@ def select_campaigns(visitor: Visitor) -> Selection:
         state = profile.ext.get(state_key(campaign.slug)) or {}
         if is_capped(campaign, state, profile.visit_count, now):
             continue
-        placement = assign(campaign, visitor, state)
-        if kind == "popup":
-            selection.popup = placement
-        elif kind == "slidein":
-            selection.slidein = placement
-        elif kind == "bar":
-            selection.bars.append(placement)
-        else:
-            selection.slots[campaign.slot_name] = placement
+        _place(selection, assign(campaign, visitor, state))
     visitor._campaigns = selection  # type: ignore[attr-defined]
     return selection

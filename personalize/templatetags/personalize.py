@@ -135,7 +135,8 @@ def personalize_overlays(context: Context) -> str:
             "placements": placements,
             "themes": themes,
             "nonce": _nonce(request),
-            "endpoint": reverse("personalize:events"),
+            # A staff preview reports nothing, so previews never count in the results.
+            "endpoint": "" if selection.preview else reverse("personalize:events"),
             "token": beacon_token(visitor),
         },
         request=request,

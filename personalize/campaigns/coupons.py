@@ -1,0 +1,247 @@
+"""Unique coupon codes for a campaign's pool, uploaded as a CSV file.
+
+A merchandiser exports a batch of single-use codes from the shop's discount tool
+and uploads it. Every row is checked on its own: valid codes are added, invalid
+ones are reported by row number ("row 12: 'AB' is too short ..."), codes already
+in the file or in the pool are skipped and counted, so one typo never blocks a
+batch of thousands.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import reprlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Count, Q
+
+from personalize import configuration
+from personalize.campaigns.models import Campaign, CouponCode
+from personalize.conf import settings
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_CODES",
+    "CSVFileError",
+    "CouponImport",
+    "ParsedCodes",
+    "PoolStatus",
+    "import_codes",
+    "parse_codes",
+    "pool_status",
+    "read_codes",
+    "validate_code",
+]
+
+MAX_BYTES: Final = 1024 * 1024
+MAX_CODES: Final = 50_000
+MIN_LENGTH: Final = 3
+MAX_LENGTH: Final = 40
+#: Row errors kept for the report; the rest are only counted.
+MAX_REPORTED_ERRORS: Final = 100
+#: Header cells (lower-cased) that name the code column.
+HEADER_NAMES: Final = frozenset({"code", "codes", "coupon", "coupon_code", "coupon code"})
+
+_CODE_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+_short = reprlib.Repr()
+_short.maxstring = 50
+
+
+class CSVFileError(ValueError):
+    """The file as a whole cannot be read (not CSV, empty, too big...)."""
+
+
+@dataclass
+class ParsedCodes:
+    """Valid codes in file order (duplicates included), and the rows that were not valid."""
+
+    codes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    error_count: int = 0
+    rows: int = 0
+
+    def error(self, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(message)
+
+
+@dataclass(frozen=True)
+class CouponImport:
+    """What an upload did: ``duplicates`` counts codes repeated in the file or already pooled."""
+
+    imported: int
+    duplicates: int
+    errors: list[str]
+    error_count: int
+    rows: int
+
+    @property
+    def more_errors(self) -> int:
+        """Row errors counted but not listed."""
+        return self.error_count - len(self.errors)
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    total: int
+    handed_out: int
+
+    @property
+    def left(self) -> int:
+        return self.total - self.handed_out
+
+    @property
+    def exhausted(self) -> bool:
+        return self.left <= 0
+
+
+def validate_code(value: str) -> str:
+    """Return ``value`` without surrounding spaces, or raise ``ValueError`` saying why not."""
+    code = value.strip()
+    shown = _short.repr(code)
+    if len(code) < MIN_LENGTH:
+        raise ValueError(
+            f"{shown} is too short (codes have {MIN_LENGTH} to {MAX_LENGTH} characters)"
+        )
+    if len(code) > MAX_LENGTH:
+        raise ValueError(
+            f"{shown} is too long (codes have {MIN_LENGTH} to {MAX_LENGTH} characters)"
+        )
+    if not _CODE_RE.fullmatch(code):
+        raise ValueError(f"{shown} may only contain letters A-Z, digits, _ and -")
+    return code
+
+
+def read_codes(upload: UploadedFile) -> ParsedCodes:
+    """Read an uploaded file (size-checked before reading) into codes and row errors."""
+    if upload.size is not None and upload.size > MAX_BYTES:
+        raise CSVFileError(_too_big(upload.size))
+    data = upload.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise CSVFileError(_too_big(len(data)))
+    return parse_codes(data)
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"The file is {size / (1024 * 1024):.1f} MB; the limit is "
+        f"{MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files."
+    )
+
+
+def parse_codes(data: bytes) -> ParsedCodes:
+    """Parse CSV bytes; raise :class:`CSVFileError` when the file as a whole is unusable.
+
+    The codes are in a column headed ``code`` (or ``coupon_code``...), or in the only
+    column of a file without a header.
+    """
+    if b"\x00" in data:
+        raise CSVFileError(
+            "This does not look like a CSV file (it contains binary data). "
+            "Save the sheet as “CSV UTF-8” and upload that."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CSVFileError(
+            "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
+        ) from None
+    if not text.strip():
+        raise CSVFileError("The file is empty: put one code per row, under a header “code”.")
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _parse_rows(reader)
+    except csv.Error as error:
+        raise CSVFileError(
+            f"The file could not be read as CSV near row {reader.line_num}: {error}."
+        ) from None
+
+
+def _non_blank(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    for number, row in enumerate(reader, start=1):
+        if any(cell.strip() for cell in row):
+            yield number, row
+
+
+def _parse_rows(reader: Iterator[list[str]]) -> ParsedCodes:
+    rows = _non_blank(reader)
+    first_number, first = next(rows)  # the text is not blank, so some row has a cell
+    header = [cell.strip().lower() for cell in first]
+    named = [index for index, name in enumerate(header) if name in HEADER_NAMES]
+    parsed = ParsedCodes()
+    if named:
+        column = named[0]
+    elif len(first) == 1:
+        column = 0
+        _parse_row(parsed, first_number, first, column)  # no header: the first row is a code
+    else:
+        found = ", ".join(_short.repr(name) for name in header[:10])
+        raise CSVFileError(
+            "The file has several columns but none is headed “code”; found "
+            f"{found}. Name the column of codes “code”, or upload a single column."
+        )
+    for number, row in rows:
+        _parse_row(parsed, number, row, column)
+    if parsed.rows == 0:
+        raise CSVFileError("The file has a header row but no codes below it.")
+    return parsed
+
+
+def _parse_row(parsed: ParsedCodes, number: int, row: list[str], column: int) -> None:
+    parsed.rows += 1
+    if parsed.rows > MAX_CODES:
+        raise CSVFileError(
+            f"The file has more than {MAX_CODES:,} codes; split it into smaller files."
+        )
+    value = row[column] if column < len(row) else ""
+    if not value.strip():
+        parsed.error(f"row {number}: no code in the code column")
+        return
+    try:
+        parsed.codes.append(validate_code(value))
+    except ValueError as error:
+        parsed.error(f"row {number}: {error}")
+
+
+def import_codes(campaign: Campaign, parsed: ParsedCodes) -> CouponImport:
+    """Add the valid codes to the campaign's pool, skipping ones it already has."""
+    using = settings.DATABASE_ALIAS
+    unique = list(dict.fromkeys(parsed.codes))
+    pool = CouponCode.objects.using(using).filter(campaign=campaign)
+    with transaction.atomic(using=using):
+        before = pool.count()
+        CouponCode.objects.using(using).bulk_create(
+            [CouponCode(campaign=campaign, code=code) for code in unique],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        imported = pool.count() - before
+    if imported:
+        # bulk_create sends no signals; an exhausted pool may be showing again now.
+        configuration.bump()
+    return CouponImport(
+        imported=imported,
+        duplicates=len(parsed.codes) - imported,
+        errors=parsed.errors,
+        error_count=parsed.error_count,
+        rows=parsed.rows,
+    )
+
+
+def pool_status(campaign: Campaign) -> PoolStatus:
+    """How many codes the campaign's pool holds and how many were handed out (one query)."""
+    counts = (
+        CouponCode.objects.using(settings.DATABASE_ALIAS)
+        .filter(campaign=campaign)
+        .aggregate(total=Count("pk"), handed_out=Count("pk", filter=~Q(visitor_id="")))
+    )
+    return PoolStatus(total=counts["total"] or 0, handed_out=counts["handed_out"] or 0)
