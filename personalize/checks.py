@@ -195,9 +195,11 @@ def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     try:
         apps.get_model(label)
     except (LookupError, ValueError) as exc:
-        return [Error(
-            f"PERSONALIZE_PRODUCT_MODEL = {label!r} is not an installed model ({exc}).",
-            hint='Use "app_label.ModelName", e.g. "shop.Product".',
-            id="personalize.E006",
-        )]
+        return [
+            Error(
+                f"PERSONALIZE_PRODUCT_MODEL = {label!r} is not an installed model ({exc}).",
+                hint='Use "app_label.ModelName", e.g. "shop.Product".',
+                id="personalize.E006",
+            )
+        ]
     return []

@@ -9,8 +9,6 @@ batch of thousands.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import reprlib
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from django.db.models import Count, Q
 from personalize import configuration
 from personalize.campaigns.models import Campaign, CouponCode
 from personalize.conf import settings
+from personalize.csv_upload import CSVFileError, parse_csv, read_upload
 
 __all__ = [
     "MAX_BYTES",
@@ -51,10 +50,6 @@ HEADER_NAMES: Final = frozenset({"code", "codes", "coupon", "coupon_code", "coup
 _CODE_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 _short = reprlib.Repr()
 _short.maxstring = 50
-
-
-class CSVFileError(ValueError):
-    """The file as a whole cannot be read (not CSV, empty, too big...)."""
 
 
 @dataclass
@@ -120,20 +115,8 @@ def validate_code(value: str) -> str:
 
 
 def read_codes(upload: UploadedFile) -> ParsedCodes:
-    """Read an uploaded file (size-checked before reading) into codes and row errors."""
-    if upload.size is not None and upload.size > MAX_BYTES:
-        raise CSVFileError(_too_big(upload.size))
-    data = upload.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise CSVFileError(_too_big(len(data)))
-    return parse_codes(data)
-
-
-def _too_big(size: int) -> str:
-    return (
-        f"The file is {size / (1024 * 1024):.1f} MB; the limit is "
-        f"{MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files."
-    )
+    """Read an uploaded file (size-checked before reading) into rows and row errors."""
+    return parse_codes(read_upload(upload, MAX_BYTES))
 
 
 def parse_codes(data: bytes) -> ParsedCodes:
@@ -142,28 +125,11 @@ def parse_codes(data: bytes) -> ParsedCodes:
     The codes are in a column headed ``code`` (or ``coupon_code``...), or in the only
     column of a file without a header.
     """
-    if b"\x00" in data:
-        raise CSVFileError(
-            "This does not look like a CSV file (it contains binary data). "
-            "Save the sheet as “CSV UTF-8” and upload that."
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CSVFileError(
-            "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
-        ) from None
-    if not text.strip():
-        raise CSVFileError("The file is empty: put one code per row, under a header “code”.")
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = max(",;\t", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        return _parse_rows(reader)
-    except csv.Error as error:
-        raise CSVFileError(
-            f"The file could not be read as CSV near row {reader.line_num}: {error}."
-        ) from None
+    return parse_csv(
+        data,
+        _parse_rows,
+        empty_message="The file is empty: put one code per row, under a header “code”.",
+    )
 
 
 def _non_blank(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:

@@ -8,8 +8,6 @@ blocks a list of thousands.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import reprlib
 from collections.abc import Iterable
@@ -23,6 +21,7 @@ from django.db import transaction
 
 from personalize import configuration
 from personalize.conf import settings
+from personalize.csv_upload import CSVFileError, parse_csv, read_upload
 from personalize.identity.cookies import is_valid_visitor_id
 from personalize.segments.models import Segment, SegmentMember
 
@@ -58,10 +57,6 @@ _USER_ID_RE = re.compile(r"^\d{1,64}\Z")
 
 _short = reprlib.Repr()
 _short.maxstring = 60
-
-
-class CSVFileError(ValueError):
-    """The file as a whole cannot be read (not CSV, no header, too big...)."""
 
 
 @dataclass
@@ -122,43 +117,13 @@ def validate_member(kind: str, value: str) -> str:
 
 
 def read_members(upload: UploadedFile) -> ParsedMembers:
-    """Read an uploaded file (size-checked before reading) into members and row errors."""
-    if upload.size is not None and upload.size > MAX_BYTES:
-        raise CSVFileError(_too_big(upload.size))
-    data = upload.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise CSVFileError(_too_big(len(data)))
-    return parse_members(data)
-
-
-def _too_big(size: int) -> str:
-    return (
-        f"The file is {size / (1024 * 1024):.1f} MB; the limit is "
-        f"{MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files."
-    )
+    """Read an uploaded file (size-checked before reading) into rows and row errors."""
+    return parse_members(read_upload(upload, MAX_BYTES))
 
 
 def parse_members(data: bytes) -> ParsedMembers:
     """Parse CSV bytes; raise :class:`CSVFileError` when the file as a whole is unusable."""
-    if b"\x00" in data:
-        raise CSVFileError("This does not look like a CSV file (it contains binary data).")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CSVFileError(
-            "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
-        ) from None
-    if not text.strip():
-        raise CSVFileError("The file is empty.")
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = max(",;\t", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        return _parse_rows(reader)
-    except csv.Error as error:
-        raise CSVFileError(
-            f"The file could not be read as CSV near row {reader.line_num}: {error}."
-        ) from None
+    return parse_csv(data, _parse_rows, empty_message="The file is empty.")
 
 
 def _parse_rows(reader: Iterable[list[str]]) -> ParsedMembers:
