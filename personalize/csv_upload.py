@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import QuerySet
 
 T = TypeVar("T")
 
@@ -67,3 +69,18 @@ def parse_csv(
         raise CSVFileError(
             f"The file could not be read as CSV near row {reader.line_num}: {error}."
         ) from None
+
+
+def insert_new(queryset: QuerySet[Any], objects: list[Any], *, using: str) -> int:
+    """Insert ``objects``, skipping ones a unique constraint already holds; return how many
+    were new. ``queryset`` is the set they join (counted before and after, atomically).
+
+    ``bulk_create`` sends no signals, so a caller whose rows are configuration bumps
+    the configuration version itself when this returns more than 0.
+    """
+    with transaction.atomic(using=using):
+        before = queryset.count()
+        queryset.model.objects.using(using).bulk_create(
+            objects, batch_size=1000, ignore_conflicts=True
+        )
+        return int(queryset.count() - before)

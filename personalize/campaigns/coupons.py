@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 from django.db.models import Count, Q
 
 from personalize import configuration
 from personalize.campaigns.models import Campaign, CouponCode
 from personalize.conf import settings
-from personalize.csv_upload import CSVFileError, parse_csv, read_upload
+from personalize.csv_upload import CSVFileError, insert_new, parse_csv, read_upload
 
 __all__ = [
     "MAX_BYTES",
@@ -182,15 +181,11 @@ def import_codes(campaign: Campaign, parsed: ParsedCodes) -> CouponImport:
     """Add the valid codes to the campaign's pool, skipping ones it already has."""
     using = settings.DATABASE_ALIAS
     unique = list(dict.fromkeys(parsed.codes))
-    pool = CouponCode.objects.using(using).filter(campaign=campaign)
-    with transaction.atomic(using=using):
-        before = pool.count()
-        CouponCode.objects.using(using).bulk_create(
-            [CouponCode(campaign=campaign, code=code) for code in unique],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
-        imported = pool.count() - before
+    imported = insert_new(
+        CouponCode.objects.using(using).filter(campaign=campaign),
+        [CouponCode(campaign=campaign, code=code) for code in unique],
+        using=using,
+    )
     if imported:
         # bulk_create sends no signals; an exhausted pool may be showing again now.
         configuration.bump()

@@ -17,11 +17,10 @@ from typing import Final
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
-from django.db import transaction
 
 from personalize import configuration
 from personalize.conf import settings
-from personalize.csv_upload import CSVFileError, parse_csv, read_upload
+from personalize.csv_upload import CSVFileError, insert_new, parse_csv, read_upload
 from personalize.identity.cookies import is_valid_visitor_id
 from personalize.segments.models import Segment, SegmentMember
 
@@ -196,15 +195,11 @@ def import_members(segment: Segment, parsed: ParsedMembers) -> ImportResult:
     """Insert the valid members, skipping ones the segment already has."""
     using = settings.DATABASE_ALIAS
     unique = list(dict.fromkeys(parsed.members))
-    members = SegmentMember.objects.using(using).filter(segment=segment)
-    with transaction.atomic(using=using):
-        before = members.count()
-        SegmentMember.objects.using(using).bulk_create(
-            [SegmentMember(segment=segment, kind=kind, value=value) for kind, value in unique],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
-        imported = members.count() - before
+    imported = insert_new(
+        SegmentMember.objects.using(using).filter(segment=segment),
+        [SegmentMember(segment=segment, kind=kind, value=value) for kind, value in unique],
+        using=using,
+    )
     if imported:
         # bulk_create sends no signals: tell the workers ourselves.
         configuration.bump()
