@@ -231,6 +231,36 @@ class Settings:
         return str(self._get("CATALOGUE", "personalize.recommendations.catalogue.ModelCatalogue"))
 
     @property
+    def RECS_K(self) -> int:
+        """Neighbours kept per item by ``personalize_train`` (similar, viewed/bought together)."""
+        return int(self._get("RECS_K", 50))
+
+    @property
+    def RECS_TRAINING_DAYS(self) -> int:
+        """How far back ``personalize_train`` reads the event log."""
+        return int(self._get("RECS_TRAINING_DAYS", 365))
+
+    @property
+    def RECS_BESTSELLER_DAYS(self) -> int:
+        """The bestseller window, in days."""
+        return int(self._get("RECS_BESTSELLER_DAYS", 30))
+
+    @property
+    def RECS_TRENDING_HALF_LIFE_DAYS(self) -> float:
+        """How fast interest fades in the trending ranking (an event this old counts half)."""
+        return float(self._get("RECS_TRENDING_HALF_LIFE_DAYS", 3.0))
+
+    @property
+    def RECS_HISTORY_HALF_LIFE_HOURS(self) -> float:
+        """How fast a viewed product's pull fades in "recommended for you"."""
+        return float(self._get("RECS_HISTORY_HALF_LIFE_HOURS", 24.0))
+
+    @property
+    def RECS_HISTORY_ITEMS(self) -> int:
+        """How many of the visitor's latest products "recommended for you" starts from."""
+        return int(self._get("RECS_HISTORY_ITEMS", 20))
+
+    @property
     def CURRENCY(self) -> str:
         return str(self._get("CURRENCY", "EUR"))
 

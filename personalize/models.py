@@ -50,6 +50,12 @@ class Event(models.Model):
 
 
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
+from personalize.recommendations.models import (  # noqa: E402
+    TrainedModel,
+    TrainedRow,
+    Widget,
+    WidgetRule,
+)
 from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
 
@@ -62,6 +68,10 @@ __all__ = [
     "RFMReport",
     "Segment",
     "SegmentMember",
+    "TrainedModel",
+    "TrainedRow",
     "Variant",
     "VisitorProfile",
+    "Widget",
+    "WidgetRule",
 ]

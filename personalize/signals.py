@@ -15,6 +15,7 @@ from personalize import configuration
 from personalize.campaigns.models import Campaign, Variant
 from personalize.conf import settings
 from personalize.identity.visitor import Visitor
+from personalize.recommendations.models import Widget, WidgetRule
 from personalize.segments.models import Segment, SegmentMember
 
 
@@ -55,6 +56,14 @@ def configuration_changed(sender: Any, **kwargs: Any) -> None:
 def campaign_configuration_changed(sender: Any, **kwargs: Any) -> None:
     if str(kwargs.get("action", "post_")).startswith("post_"):  # m2m: once, after the change
         configuration_changed(sender, **kwargs)
+
+
+@receiver(post_save, sender=Widget, dispatch_uid="personalize.widget_saved")
+@receiver(post_delete, sender=Widget, dispatch_uid="personalize.widget_deleted")
+@receiver(post_save, sender=WidgetRule, dispatch_uid="personalize.widget_rule_saved")
+@receiver(post_delete, sender=WidgetRule, dispatch_uid="personalize.widget_rule_deleted")
+def widget_configuration_changed(sender: Any, **kwargs: Any) -> None:
+    configuration_changed(sender, **kwargs)
 
 
 @receiver(setting_changed, dispatch_uid="personalize.reset_store_on_setting_change")

@@ -43,11 +43,31 @@ def campaign_page(request: HttpRequest, rest: str = "") -> HttpResponse:
     return HttpResponse(CAMPAIGN_PAGE.render(RequestContext(request)))
 
 
+RECS_PAGE = Template(
+    "{% load personalize %}<html><body>"
+    "{% recommendations slot product=product category=category %}</body></html>"
+)
+
+
+def recs_page(request: HttpRequest, slot: str) -> HttpResponse:
+    """A widget on a page: the product on screen is passed as an id (no query of its own)."""
+    context = {
+        "slot": slot,
+        "product": request.GET.get("product"),
+        "category": request.GET.get("category"),
+    }
+    return HttpResponse(RECS_PAGE.render(RequestContext(request, context)))
+
+
 urlpatterns = [
+    path("recs/<slug:slot>/", recs_page),
     path("shop/", campaign_page),
     path("shop/<path:rest>", campaign_page),
     path("page/", page),
     path("p/<int:pk>/", product),
+    # Where the demo's Product.get_absolute_url points (recommendation links).
+    path("products/<slug:slug>/", page, name="product"),
+    path("img/<slug:slug>.svg", page, name="product_image"),
     path("crash/", crash),
     path("login-as/<int:pk>/", login_as),
     path("personalize/", include("personalize.urls")),

@@ -208,3 +208,39 @@ def do_content_slot(parser: Parser, token: Token) -> ContentSlotNode:
     nodelist = parser.parse(("endcontent_slot",))
     parser.delete_first_token()
     return ContentSlotNode(parser.compile_filter(bits[1]), lazy, nodelist)
+
+
+@register.simple_tag(takes_context=True)
+def recommendations(
+    context: Context,
+    slot: str,
+    product: Any = None,
+    category: str | None = None,
+    lazy: bool = False,
+) -> str:
+    """``{% recommendations "product-detail" product=product %}``: a widget from the admin.
+
+    Renders nothing when the widget is inactive or has too few products to show.
+    ``category`` names the category page being shown; ``lazy=True`` renders an htmx
+    placeholder that fetches the widget after the page (for cached pages).
+    """
+    from personalize.recommendations.catalogue import get_catalogue
+    from personalize.recommendations.rendering import lazy_placeholder, render_recommendations
+    from personalize.recommendations.serving import get_widgets, product_ref, recommend
+
+    slot = str(slot)
+    if slot not in get_widgets():
+        return ""
+    request = context.get("request")
+    catalogue = get_catalogue()
+    product_id, product_category = product_ref(product, catalogue)
+    if lazy:
+        return lazy_placeholder(slot, product_id, category or product_category)
+    recs = recommend(
+        request,
+        slot,
+        product=product if product not in (None, "") else None,
+        category=category or None,
+        catalogue=catalogue,
+    )
+    return render_recommendations(request, recs)

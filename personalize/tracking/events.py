@@ -194,6 +194,33 @@ for _name in CAMPAIGN_EVENTS:
     )
 
 
+def _position(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise PropError(f"'{name}' must be a whole number from 1 to 100.")
+    return int(value)
+
+
+# Recommendation widgets: ``rec_view`` when a widget is seen (its slot, the strategy that
+# filled it and how many items it showed), ``rec_click`` when one of its items is clicked.
+EVENTS["rec_view"] = EventSpec(
+    {
+        "widget": Prop(_identifier, required=True),
+        "strategy": Prop(_identifier),
+        "count": Prop(_position),
+        "path": Prop(_text),
+    }
+)
+EVENTS["rec_click"] = EventSpec(
+    {
+        "widget": Prop(_identifier, required=True),
+        "strategy": Prop(_identifier),
+        "product_id": Prop(_identifier, required=True),
+        "position": Prop(_position, required=True),
+        "path": Prop(_text),
+    }
+)
+
+
 def _clean_props(spec: EventSpec, props: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(props) - set(spec.props))
     if unknown:

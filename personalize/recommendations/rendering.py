@@ -1,0 +1,99 @@
+"""Rendering a widget: ``personalize/recommendations/<slot>.html`` or the default template.
+
+The markup carries the hooks the runtime reports from (``data-pz-widget`` on the
+widget, ``data-pz-item`` and ``data-pz-position`` on each product); a shop that
+overrides the template keeps them. Everything shown is escaped by the template
+engine: titles and URLs come from the shop's catalogue, not from merchandisers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from personalize.conf import settings
+from personalize.identity.visitor import Visitor
+from personalize.recommendations.catalogue import CatalogueItem
+from personalize.recommendations.serving import Recommendations
+
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+
+
+def money(value: Any, currency: str | None = None) -> str:
+    """``12.5`` -> ``€12.50`` in ``PERSONALIZE_CURRENCY``; ``""`` for no price."""
+    if value is None:
+        return ""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not amount.is_finite():
+        return ""
+    code = currency or settings.CURRENCY
+    symbol = CURRENCY_SYMBOLS.get(code)
+    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {code}"
+
+
+def item_context(item: CatalogueItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "url": item.url,
+        "image_url": item.image_url,
+        "price": item.price,
+        "price_display": money(item.price),
+        "category": item.category,
+        "in_stock": item.in_stock,
+        "obj": item.obj,
+    }
+
+
+def render_recommendations(
+    request: HttpRequest | None, recs: Recommendations, *, report: bool = True
+) -> SafeString:
+    """The widget's HTML, or ``""`` when there is nothing to show."""
+    if not recs:
+        return SafeString("")
+    from personalize.campaigns.rendering import beacon_token
+
+    visitor = getattr(request, "visitor", None)
+    endpoint = token = ""
+    if report and isinstance(visitor, Visitor) and visitor.tracked and not visitor.preview_segment:
+        endpoint = reverse("personalize:events")
+        token = beacon_token(visitor)
+    html = render_to_string(
+        [f"personalize/recommendations/{recs.slot}.html", "personalize/recommendations/widget.html"]
+        if recs.slot
+        else "personalize/recommendations/widget.html",
+        {
+            "recs": recs,
+            "items": [item_context(item) for item in recs],
+            "endpoint": endpoint,
+            "token": token,
+        },
+        request=request,
+    )
+    return SafeString(html)
+
+
+def lazy_placeholder(slot: str, product_id: str | None, category: str | None) -> SafeString:
+    """An htmx placeholder that fetches the widget after the page has loaded."""
+    query = {
+        key: value for key, value in (("product", product_id), ("category", category)) if value
+    }
+    url = reverse("personalize:recommendations", args=[slot])
+    if query:
+        url += "?" + urlencode(query)
+    return format_html(
+        '<div class="pz-recs-lazy" data-pz-lazy-widget="{}" hx-get="{}" hx-trigger="load" '
+        'hx-swap="outerHTML"></div>',
+        slot,
+        url,
+    )

@@ -1,0 +1,317 @@
+"""Serving: ``recommend(request, "product-detail", product=p)`` -> products to show.
+
+Per request, a widget costs:
+
+* its configuration: compiled per configuration version (no query);
+* the visitor: the profile the middleware already loaded (history, cart, purchases);
+* the trained rows its strategy and fallback need: one Redis round trip (a Lua script
+  that reads the active model pointer and the rows atomically) or one SQL query with
+  the database store;
+* the products to show: one query through the catalogue adapter.
+
+So with Redis, the only SQL is the product query.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest
+
+from personalize.conf import settings
+from personalize.configuration import Compiled
+from personalize.identity.visitor import Visitor
+from personalize.recommendations.catalogue import BaseCatalogue, CatalogueItem, get_catalogue
+from personalize.recommendations.filters import filter_ranked
+from personalize.recommendations.storage import RowKey, read_rows
+from personalize.recommendations.strategies import (
+    STRATEGIES,
+    Context,
+    Personalised,
+    Strategy,
+    get_strategy,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Candidates loaded per place shown: room for out-of-stock and deleted products.
+OVERFETCH = 2
+EXTRA = 4
+
+
+@dataclass(frozen=True)
+class WidgetRuleSpec:
+    segment: str
+    strategy: str
+    title: str
+
+
+@dataclass(frozen=True)
+class WidgetSpec:
+    """A widget as serving needs it (compiled from the admin's ``Widget`` rows)."""
+
+    slot: str
+    title: str
+    strategy: str
+    fallback: str = ""
+    count: int = 4
+    minimum: int = 1
+    in_category: bool = False
+    exclude_cart: bool = True
+    exclude_purchased: bool = False
+    exclude_out_of_stock: bool = True
+    exclude_recently_viewed: bool = False
+    attribution_days: int = 7
+    rules: tuple[WidgetRuleSpec, ...] = ()
+
+    def choose(self, visitor: Visitor | None) -> tuple[str, str]:
+        """The (strategy, title) for this visitor: the first rule whose segment they are in."""
+        if visitor is not None and self.rules and visitor.tracked:
+            segments = set(visitor.segments)
+            for rule in self.rules:
+                if rule.segment in segments:
+                    return rule.strategy, rule.title or self.title
+        return self.strategy, self.title
+
+
+def build_widgets() -> dict[str, WidgetSpec]:
+    from personalize.models import Widget, WidgetRule
+
+    using = settings.DATABASE_ALIAS
+    rules: dict[int, list[WidgetRuleSpec]] = {}
+    for rule in WidgetRule.objects.using(using).select_related("segment").order_by("order", "pk"):
+        rules.setdefault(rule.widget_id, []).append(
+            WidgetRuleSpec(rule.segment.slug, rule.strategy, rule.title)
+        )
+    return {
+        widget.slot: spec_of(widget, rules.get(widget.pk, []))
+        for widget in Widget.objects.using(using).filter(is_active=True)
+    }
+
+
+def spec_of(widget: Any, rules: Iterable[WidgetRuleSpec] = ()) -> WidgetSpec:
+    return WidgetSpec(
+        slot=widget.slot,
+        title=widget.title,
+        strategy=widget.strategy,
+        fallback=widget.fallback,
+        count=widget.count,
+        minimum=min(widget.minimum, widget.count),
+        in_category=widget.in_category,
+        exclude_cart=widget.exclude_cart,
+        exclude_purchased=widget.exclude_purchased,
+        exclude_out_of_stock=widget.exclude_out_of_stock,
+        exclude_recently_viewed=widget.exclude_recently_viewed,
+        attribution_days=widget.attribution_days,
+        rules=tuple(rules),
+    )
+
+
+widgets = Compiled(build_widgets)
+
+
+def get_widgets() -> dict[str, WidgetSpec]:
+    return widgets.get()
+
+
+class Recommendations(list[CatalogueItem]):
+    """The products to show (``CatalogueItem``; the shop's object is ``item.obj``), plus
+    which widget, strategy and title produced them."""
+
+    def __init__(
+        self,
+        items: Iterable[CatalogueItem] = (),
+        *,
+        slot: str = "",
+        title: str = "",
+        strategy: str = "",
+        used_fallback: bool = False,
+    ) -> None:
+        super().__init__(items)
+        self.slot = slot
+        self.title = title
+        self.strategy = strategy
+        self.used_fallback = used_fallback
+
+
+def product_ref(product: Any, catalogue: BaseCatalogue) -> tuple[str | None, str | None]:
+    """(id, category) of whatever the caller passed: a product object, item or id."""
+    if product is None or product == "":
+        return None, None
+    if isinstance(product, CatalogueItem):
+        return product.id, product.category or None
+    if isinstance(product, (str, int)):
+        return str(product), None
+    to_item = getattr(catalogue, "to_item", None)
+    if to_item is not None:
+        item = to_item(product)
+        return item.id, item.category or None
+    return str(getattr(product, "pk", product)), None
+
+
+def build_context(
+    profile: Any,
+    now: float,
+    *,
+    product: str | None = None,
+    category: str | None = None,
+    in_category: bool = False,
+) -> Context:
+    """What strategies know: the page, and the visitor's history, cart and tastes."""
+    if profile is None:
+        return Context(now=now, product=product, category=category, in_category=in_category)
+    history = sorted(profile.viewed_products.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Context(
+        now=now,
+        product=product,
+        category=category,
+        history=history,
+        cart=list(profile.cart),
+        purchased=frozenset(profile.purchased_products),
+        affinity=profile.affinity(now, settings.AFFINITY_HALF_LIFE_DAYS),
+        in_category=in_category,
+        history_items=settings.RECS_HISTORY_ITEMS,
+        history_half_life=timedelta(hours=settings.RECS_HISTORY_HALF_LIFE_HOURS),
+    )
+
+
+def recommend(
+    request: HttpRequest | None,
+    strategy_or_widget: str | WidgetSpec,
+    product: Any = None,
+    limit: int = 8,
+    *,
+    category: str | None = None,
+    catalogue: BaseCatalogue | None = None,
+) -> Recommendations:
+    """Products to recommend to this request's visitor.
+
+    ``strategy_or_widget`` is a strategy name (``"bestsellers"``, ``"similar"``...: see
+    ``STRATEGIES``), the slot of an active widget (``"product-detail"``: its strategy,
+    per-segment rules, fallback, filters and item count apply, and ``limit`` is
+    ignored), or a :class:`WidgetSpec`. ``product`` is the product on screen (an
+    instance of ``PERSONALIZE_PRODUCT_MODEL``, a ``CatalogueItem`` or an id);
+    ``category`` the category page being shown. Returns an empty list when there is
+    nothing worth showing (fewer products than the widget's minimum, no trained
+    model yet, the store down).
+    """
+    if isinstance(strategy_or_widget, WidgetSpec):
+        spec = strategy_or_widget
+    elif strategy_or_widget in STRATEGIES:
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be from 1 to 100, got {limit}")
+        spec = WidgetSpec(
+            slot="",
+            title="",
+            strategy=strategy_or_widget,
+            count=limit,
+            minimum=1,
+            exclude_cart=False,
+            exclude_out_of_stock=True,
+        )
+    else:
+        found = get_widgets().get(str(strategy_or_widget))
+        if found is None:
+            logger.warning(
+                "No active recommendation widget %r and no such strategy (strategies: %s)",
+                strategy_or_widget,
+                ", ".join(sorted(STRATEGIES)),
+            )
+            return Recommendations(slot=str(strategy_or_widget))
+        spec = found
+    visitor = getattr(request, "visitor", None) if request is not None else None
+    if not isinstance(visitor, Visitor):
+        visitor = None
+    catalogue = catalogue or get_catalogue()
+    product_id, product_category = product_ref(product, catalogue)
+    ctx = build_context(
+        visitor.profile if visitor is not None else None,
+        visitor.now if visitor is not None else time.time(),
+        product=product_id,
+        category=category or product_category,
+        in_category=spec.in_category,
+    )
+    strategy_name, title = spec.choose(visitor)
+    return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue)
+
+
+def _serve(
+    spec: WidgetSpec, strategy: Strategy, title: str, ctx: Context, catalogue: BaseCatalogue
+) -> Recommendations:
+    fallback = get_strategy(spec.fallback) if spec.fallback else None
+    keys: list[RowKey] = strategy.keys(ctx)
+    if fallback is not None:
+        keys += fallback.keys(ctx)
+    rows = read_rows(keys) if keys else {}
+    ranked = strategy.rank(ctx, rows)
+    backup = fallback.rank(ctx, rows) if fallback is not None else []
+    exclude: list[Any] = []
+    if ctx.product:
+        exclude.append({ctx.product})
+    if spec.exclude_cart and ctx.cart:
+        exclude.append(set(ctx.cart))
+    if spec.exclude_purchased and ctx.purchased:
+        exclude.append(ctx.purchased)
+    if spec.exclude_recently_viewed and strategy.name != "recently_viewed" and ctx.history:
+        exclude.append({item for item, _ in ctx.history})
+    wanted = spec.count * OVERFETCH + EXTRA
+    own = set(ranked[:wanted])
+    candidates = filter_ranked(ranked, exclude=exclude, fallback=backup, limit=wanted, minimum=0)
+    empty = Recommendations(slot=spec.slot, title=title, strategy=strategy.name)
+    if len(candidates) < spec.minimum:
+        return empty
+    loaded = catalogue.items([str(item) for item in candidates])
+    if isinstance(strategy, Personalised):
+        categories = {item.id: item.category for item in loaded}
+        order = strategy.boost(
+            ctx, rows, [item.id for item in loaded if item.id in own], categories
+        )
+        rest = [item.id for item in loaded if item.id not in own]
+        by_id = {item.id: item for item in loaded}
+        loaded = [by_id[item] for item in order + rest]
+    shown = [item for item in loaded if item.in_stock or not spec.exclude_out_of_stock]
+    shown = shown[: spec.count]
+    if len(shown) < spec.minimum:
+        return empty
+    return Recommendations(
+        shown,
+        slot=spec.slot,
+        title=title,
+        strategy=strategy.name,
+        used_fallback=any(item.id not in own for item in shown),
+    )
+
+
+def preview(
+    spec: WidgetSpec,
+    *,
+    profile: Any = None,
+    segment: str | None = None,
+    product: Any = None,
+    category: str | None = None,
+    catalogue: BaseCatalogue | None = None,
+    now: float | None = None,
+) -> Recommendations:
+    """What ``spec`` would show a visitor with ``profile`` (a ``Profile`` or ``None`` for a
+    first-time visitor), as a member of ``segment`` (picks the per-segment rule), on the
+    page of ``product`` / ``category``. For the admin's preview: nothing is tracked."""
+    catalogue = catalogue or get_catalogue()
+    product_id, product_category = product_ref(product, catalogue)
+    ctx = build_context(
+        profile,
+        time.time() if now is None else now,
+        product=product_id,
+        category=category or product_category,
+        in_category=spec.in_category,
+    )
+    strategy_name, title = spec.strategy, spec.title
+    for rule in spec.rules:
+        if segment is not None and rule.segment == segment:
+            strategy_name, title = rule.strategy, rule.title or spec.title
+            break
+    return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue)

@@ -1,0 +1,268 @@
+"""Where trained recommendation tables live, so that serving is a lookup.
+
+A trained model is a set of *rows*: ``(table, key) -> (item ids, scores)``.
+
+========================  =================  ======================================
+table                     key                row
+========================  =================  ======================================
+``similar``               item id            top-K similar items
+``viewed``                item id            top-K viewed together (same visit)
+``bought``                item id            top-K bought together (same order)
+``bestsellers``           ``""`` / category  best sellers over the window
+``trending``              ``""`` / category  time-decayed views and sales
+``new``                   ``""`` / category  newest products
+========================  =================  ======================================
+
+Two backends, chosen by the profile store:
+
+* :class:`DatabaseModelStore` (the database profile store): rows in
+  :class:`~personalize.recommendations.models.TrainedRow`, one query per lookup.
+  A new model's rows are written first, then one transaction flips
+  ``TrainedModel.is_active``; a reader's single ``SELECT`` joins on the active
+  flag, so it sees the old model or the new one, never a mix.
+* :class:`RedisModelStore` (the Redis profile store): one hash per table under a
+  version number, ``{prefix}:{rec}:<version>:<table>``, and a pointer
+  ``{prefix}:{rec}:active``. A lookup is one Lua script that reads the pointer and
+  every wanted field atomically, so swapping the pointer (and then deleting the
+  old version) can never show a reader half a model. No SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, TypeAlias
+
+import redis
+from django.db import transaction
+from django.db.models import Q
+
+from personalize.conf import settings
+from personalize.profiles.base import BaseProfileStore, StoreUnavailable, get_store
+from personalize.profiles.redis import RedisProfileStore
+
+logger = logging.getLogger(__name__)
+
+TABLES: Final = ("similar", "viewed", "bought", "bestsellers", "trending", "new")
+
+#: ``(item ids, scores)``, best first.
+Row: TypeAlias = tuple[list[str], list[float]]
+RowKey: TypeAlias = tuple[str, str]
+
+_WRITE_BATCH: Final = 2000
+
+READ_SCRIPT: Final = """
+local version = redis.call('GET', KEYS[1])
+if not version then return {false} end
+local out = {version}
+for i = 2, #ARGV, 2 do
+  out[#out + 1] = redis.call('HGET', ARGV[1] .. version .. ':' .. ARGV[i], ARGV[i + 1]) or false
+end
+return out
+"""
+
+
+def pack_row(ids: Sequence[Any], scores: Sequence[float]) -> str:
+    """A row as compact JSON: ``[["12","7"],[0.8123,0.5]]`` (scores to 4 significant places)."""
+    return json.dumps(
+        [[str(i) for i in ids], [float(f"{s:.4g}") for s in scores]], separators=(",", ":")
+    )
+
+
+def unpack_row(value: str | bytes | None) -> Row | None:
+    if not value:
+        return None
+    try:
+        ids, scores = json.loads(value)
+        return [str(i) for i in ids], [float(s) for s in scores]
+    except (TypeError, ValueError):
+        logger.warning("Ignoring a malformed recommendation row: %.80r", value)
+        return None
+
+
+class ModelStore:
+    """Reads rows of the active model and swaps a newly trained model in."""
+
+    name = "base"
+
+    def read(self, keys: Sequence[RowKey]) -> dict[RowKey, Row]:
+        """The rows that exist among ``keys``, in one round trip."""
+        raise NotImplementedError
+
+    def write(self, model_id: int, rows: Iterable[tuple[str, str, str]]) -> int:
+        """Store a new model's packed rows and make it the active one; return the row count."""
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        """Forget every trained model (tests, ``--clear``)."""
+        raise NotImplementedError
+
+
+class DatabaseModelStore(ModelStore):
+    name = "database"
+
+    def __init__(self, using: str | None = None) -> None:
+        self.using = using or settings.DATABASE_ALIAS
+
+    def read(self, keys: Sequence[RowKey]) -> dict[RowKey, Row]:
+        from personalize.models import TrainedRow
+
+        if not keys:
+            return {}
+        wanted = set(keys)
+        by_table: dict[str, list[str]] = {}
+        for table, key in wanted:
+            by_table.setdefault(table, []).append(key)
+        condition = Q()
+        for table, table_keys in by_table.items():
+            condition |= Q(table=table, key__in=table_keys)
+        rows = (
+            TrainedRow.objects.using(self.using)
+            .filter(condition, model__is_active=True)
+            .values_list("table", "key", "value")
+        )
+        found: dict[RowKey, Row] = {}
+        for table, key, value in rows:
+            row = unpack_row(value)
+            if row is not None:
+                found[(table, key)] = row
+        return found
+
+    def write(self, model_id: int, rows: Iterable[tuple[str, str, str]]) -> int:
+        from personalize.models import TrainedModel, TrainedRow
+
+        manager = TrainedRow.objects.using(self.using)
+        count = 0
+        for batch in _batches(rows, _WRITE_BATCH):
+            manager.bulk_create(
+                [TrainedRow(model_id=model_id, table=t, key=k, value=v) for t, k, v in batch]
+            )
+            count += len(batch)
+        models = TrainedModel.objects.using(self.using)
+        with transaction.atomic(using=self.using):
+            models.filter(is_active=True).exclude(pk=model_id).update(is_active=False)
+            models.filter(pk=model_id).update(is_active=True)
+        # Old rows go after the swap: readers of the old model have finished by then or
+        # see the new one. Model records stay, for the training history in the admin.
+        manager.exclude(model_id=model_id).delete()
+        return count
+
+    def clear(self) -> None:
+        from personalize.models import TrainedRow
+
+        TrainedRow.objects.using(self.using).all().delete()
+
+
+class RedisModelStore(ModelStore):
+    name = "redis"
+
+    def __init__(self, store: RedisProfileStore) -> None:
+        self.store = store
+        self.client = store.client
+        # One hash tag for every key: a Redis Cluster keeps them in one slot, as the
+        # read script needs.
+        self.base = f"{store.prefix}:{{rec}}:"
+        self._read = self.client.register_script(READ_SCRIPT)
+
+    @property
+    def active_key(self) -> str:
+        return self.base + "active"
+
+    def table_key(self, version: str, table: str) -> str:
+        return f"{self.base}{version}:{table}"
+
+    def read(self, keys: Sequence[RowKey]) -> dict[RowKey, Row]:
+        if not keys:
+            return {}
+        keys = list(dict.fromkeys(keys))
+        args: list[str] = [self.base]
+        for table, key in keys:
+            args += [table, key]
+        self.store.breaker.check()
+        try:
+            reply: Any = self._read(keys=[self.active_key], args=args)
+        except redis.RedisError as exc:
+            raise self.store.breaker.failed(exc) from exc
+        found: dict[RowKey, Row] = {}
+        for row_key, value in zip(keys, reply[1:], strict=False):
+            row = unpack_row(value)
+            if row is not None:
+                found[row_key] = row
+        return found
+
+    def write(self, model_id: int, rows: Iterable[tuple[str, str, str]]) -> int:
+        version = str(model_id)
+        client = self.client
+        stale = [self.table_key(version, table) for table in TABLES]
+        if stale:
+            client.delete(*stale)  # a half-written earlier attempt with this id
+        count = 0
+        for batch in _batches(rows, _WRITE_BATCH):
+            pipe = client.pipeline(transaction=False)
+            per_table: dict[str, dict[str, str]] = {}
+            for table, key, value in batch:
+                per_table.setdefault(table, {})[key] = value
+            for table, mapping in per_table.items():
+                pipe.hset(self.table_key(version, table), mapping=mapping)
+            pipe.execute()
+            count += len(batch)
+        previous: Any = client.getset(self.active_key, version)
+        if previous and previous != version:
+            # The read script resolves the pointer and its rows atomically, so the old
+            # version can go at once.
+            client.unlink(*[self.table_key(str(previous), table) for table in TABLES])
+        return count
+
+    def clear(self) -> None:
+        client = self.client
+        keys = list(client.scan_iter(match=self.base + "*", count=1000))
+        if keys:
+            client.unlink(*keys)
+
+
+def _batches(rows: Iterable[tuple[str, str, str]], size: int) -> Iterator[list[Any]]:
+    batch: list[tuple[str, str, str]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_redis_stores: dict[int, RedisModelStore] = {}
+
+
+def model_store(store: BaseProfileStore | None = None) -> ModelStore:
+    """The model store that goes with the configured profile store."""
+    store = store or get_store()
+    if isinstance(store, RedisProfileStore):
+        cached = _redis_stores.get(id(store))
+        if cached is None or cached.store is not store:
+            cached = _redis_stores[id(store)] = RedisModelStore(store)
+        return cached
+    return DatabaseModelStore()
+
+
+def read_rows(keys: Sequence[RowKey]) -> dict[RowKey, Row]:
+    """Rows of the active model; empty when the store is unavailable (widgets then hide)."""
+    try:
+        return model_store().read(keys)
+    except StoreUnavailable:
+        return {}
+
+
+__all__ = [
+    "TABLES",
+    "DatabaseModelStore",
+    "ModelStore",
+    "RedisModelStore",
+    "Row",
+    "RowKey",
+    "model_store",
+    "pack_row",
+    "read_rows",
+    "unpack_row",
+]
