@@ -147,6 +147,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "VISIT_TIMEOUT": (60, "at least 60 seconds, e.g. 1800"),
         "COOKIE_AGE": (60, "a number of seconds, e.g. 31536000 for a year"),
         "RETENTION_DAYS": (1, "a number of days, e.g. 395"),
+        "RECS_K": (1, "the neighbours kept per item, e.g. 50"),
+        "RECS_TRAINING_DAYS": (1, "a number of days, e.g. 365"),
+        "RECS_BESTSELLER_DAYS": (1, "a number of days, e.g. 30"),
+        "RECS_HISTORY_ITEMS": (1, "a number of products, e.g. 20"),
     }
     for name, (minimum, fix) in numeric.items():
         try:
@@ -173,6 +177,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="personalize.E004",
             )
         )
+    for name in ("RECS_TRENDING_HALF_LIFE_DAYS", "RECS_HISTORY_HALF_LIFE_HOURS"):
+        try:
+            ok = float(getattr(settings, name)) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            errors.append(
+                Error(
+                    f"PERSONALIZE_{name} is invalid.",
+                    hint=f"Set PERSONALIZE_{name} to a positive number, e.g. 3.",
+                    id="personalize.E004",
+                )
+            )
     for name in ("COOKIE_NAME", "CONSENT_COOKIE_NAME"):
         if not _COOKIE_NAME_RE.match(str(getattr(settings, name))):
             errors.append(
@@ -200,6 +217,21 @@ def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 f"PERSONALIZE_PRODUCT_MODEL = {label!r} is not an installed model ({exc}).",
                 hint='Use "app_label.ModelName", e.g. "shop.Product".',
                 id="personalize.E006",
+            )
+        ]
+    from personalize.recommendations.catalogue import DEFAULT_FIELDS
+
+    try:
+        unknown = sorted(set(settings.PRODUCT_FIELDS) - set(DEFAULT_FIELDS))
+    except (TypeError, ValueError):
+        unknown = ["(not a dict)"]
+    if unknown:
+        return [
+            Error(
+                f"PERSONALIZE_PRODUCT_FIELDS has unknown keys: {', '.join(unknown)}.",
+                hint=f"Map only {', '.join(DEFAULT_FIELDS)} to attribute paths on your product, "
+                'e.g. {"title": "name", "category": "category.slug"}.',
+                id="personalize.E007",
             )
         ]
     return []

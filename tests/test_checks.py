@@ -94,6 +94,10 @@ def test_e005_unknown_database_alias() -> None:
         {"PERSONALIZE_REDIS_TIMEOUT": "fast"},
         {"PERSONALIZE_COOKIE_NAME": "bad name;"},
         {"PERSONALIZE_CONSENT_COOKIE_NAME": ""},
+        {"PERSONALIZE_RECS_K": 0},
+        {"PERSONALIZE_RECS_BESTSELLER_DAYS": "a month"},
+        {"PERSONALIZE_RECS_TRENDING_HALF_LIFE_DAYS": -1},
+        {"PERSONALIZE_RECS_HISTORY_HALF_LIFE_HOURS": "soon"},
     ],
 )
 def test_e004_invalid_settings(overrides: dict[str, Any]) -> None:
@@ -108,6 +112,13 @@ def test_e004_invalid_settings(overrides: dict[str, Any]) -> None:
 def test_e006_unknown_product_model(label: str) -> None:
     with override_settings(PERSONALIZE_PRODUCT_MODEL=label):
         assert ids(checks.check_product_model()) == ["personalize.E006"]
+
+
+def test_e007_unknown_product_field_keys() -> None:
+    with override_settings(PERSONALIZE_PRODUCT_FIELDS={"name": "title", "price": "price"}):
+        messages = checks.check_product_model()
+    assert ids(messages) == ["personalize.E007"]
+    assert "unknown keys: name" in messages[0].msg and "category" in str(messages[0].hint)
 
 
 def test_product_model_ok_or_unset() -> None:
