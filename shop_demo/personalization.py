@@ -1,7 +1,7 @@
 """The demo shop's own personalization set-up, as a merchandiser would configure it.
 
-Segments and campaigns are created once by ``seed_demo`` (matched by slug, so a
-merchandiser's later edits in the admin are kept).
+Segments, campaigns and recommendation widgets are created once by ``seed_demo``
+(matched by slug or slot, so a merchandiser's later edits in the admin are kept).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from personalize import configuration
 from personalize.campaigns.models import Campaign, CouponCode, Variant
 from personalize.models import Segment
+from personalize.recommendations.models import Strategy, Widget, WidgetRule
 
 CAT_CATEGORIES = ["cat-food", "cat-toys", "cat-litter"]
 DOG_CATEGORIES = ["dog-food", "dog-toys", "dog-walking"]
@@ -284,6 +285,75 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
 ]
 
 
+# One widget per slot the demo's templates place with {% recommendations "<slot>" %};
+# "rules" give a segment another strategy and/or title.
+DEMO_WIDGETS: list[dict[str, Any]] = [
+    {
+        "slot": "home",
+        "name": "Home: recommended for you",
+        "title": "Recommended for you",
+        "strategy": Strategy.PERSONALISED,
+        "fallback": Strategy.BESTSELLERS,
+        "count": 4,
+        "rules": [
+            {
+                "segment": "new-visitors",
+                "strategy": Strategy.BESTSELLERS,
+                "title": "Bestsellers this month",
+            }
+        ],
+    },
+    {
+        "slot": "product-viewed",
+        "name": "Product page: viewed together",
+        "title": "Customers who viewed this also viewed",
+        "strategy": Strategy.VIEWED_TOGETHER,
+        "fallback": Strategy.SIMILAR,
+    },
+    {
+        "slot": "product-bought",
+        "name": "Product page: bought together",
+        "title": "Frequently bought together",
+        "strategy": Strategy.BOUGHT_TOGETHER,
+        "fallback": "",
+        "count": 3,
+        "minimum": 2,
+    },
+    {
+        "slot": "product-similar",
+        "name": "Product page: similar products",
+        "title": "Similar products",
+        "strategy": Strategy.SIMILAR,
+        "fallback": Strategy.BESTSELLERS,
+        "in_category": True,
+    },
+    {
+        "slot": "category",
+        "name": "Category page: inspired by your browsing",
+        "title": "Inspired by your browsing",
+        "strategy": Strategy.PERSONALISED,
+        "fallback": Strategy.BESTSELLERS,
+        "in_category": True,
+    },
+    {
+        "slot": "cart",
+        "name": "Cart: cross-sell",
+        "title": "Goes well with your cart",
+        "strategy": Strategy.CART_CROSS_SELL,
+        "fallback": Strategy.BESTSELLERS,
+        "exclude_cart": True,
+        "exclude_purchased": False,
+    },
+    {
+        "slot": "empty-search",
+        "name": "Search without results: trending",
+        "title": "Trending now",
+        "strategy": Strategy.TRENDING,
+        "fallback": Strategy.BESTSELLERS,
+    },
+]
+
+
 def install_demo_segments() -> int:
     """Create the demo's segments if missing (merchandisers' edits are kept). Returns created."""
     created = 0
@@ -319,4 +389,28 @@ def install_demo_campaigns(*, pool_size: int = 500, seed: int = 42) -> int:
                 [CouponCode(campaign=campaign, code=code) for code in sorted(codes)]
             )
     configuration.bump()
+    return created
+
+
+def install_demo_widgets() -> int:
+    """Create the demo's recommendation widgets if missing. Returns how many were created."""
+    created = 0
+    for spec in DEMO_WIDGETS:
+        spec = dict(spec)
+        rules = spec.pop("rules", [])
+        widget, was_created = Widget.objects.get_or_create(slot=spec["slot"], defaults=spec)
+        if not was_created:
+            continue
+        created += 1
+        segments = Segment.objects.in_bulk([rule["segment"] for rule in rules], field_name="slug")
+        for order, rule in enumerate(rules):
+            segment = segments.get(rule["segment"])
+            if segment is not None:  # a built-in segment someone deleted: no rule, same widget
+                WidgetRule.objects.create(
+                    widget=widget,
+                    segment=segment,
+                    strategy=rule["strategy"],
+                    title=rule["title"],
+                    order=order,
+                )
     return created

@@ -4,7 +4,10 @@ Everything is deterministic for a given seed (and ``now``): the catalogue is
 upserted by slug, users are created only when missing, and the history (visits,
 views, searches, carts, orders) is generated from one seeded RNG, written as
 ``Order`` rows and fed to personalize with :func:`import_history`, so the
-purchase events and the orders always agree.
+purchase events and the orders always agree. Each product has companions (what
+goes with it) and look-alikes (what shoppers compare it with), so the history
+holds the co-views and co-purchases that "viewed together" and "bought together"
+recommendations learn from.
 
 The command ``manage.py seed_demo`` wraps :func:`run`; tests call it with small
 sizes.
@@ -17,7 +20,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,13 +32,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from personalize.profiles.base import get_store
+from personalize.recommendations.training import train
 from personalize.rfm.run import run_rfm
 from personalize.segments.sizes import estimate_segment_sizes
 from personalize.tracking.history import HistoricalEvent, import_history
-from shop_demo.catalogue import CATEGORIES, PETS, SHARED_CATEGORIES, generate_products
+from shop_demo.catalogue import (
+    CATEGORIES,
+    CATEGORY_BY_SLUG,
+    PETS,
+    SHARED_CATEGORIES,
+    generate_products,
+)
 from shop_demo.models import Category, Order, OrderItem, Product
 from shop_demo.orders import currency, purchase_props, shipping_for
-from shop_demo.personalization import install_demo_campaigns, install_demo_segments
+from shop_demo.personalization import (
+    install_demo_campaigns,
+    install_demo_segments,
+    install_demo_widgets,
+)
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
@@ -43,6 +57,11 @@ CUSTOMER_PASSWORD = "demo-pass-123"
 DAY = 86400.0
 MAX_VISITS = 30
 LAPSED_AFTER_DAYS = 120
+# After viewing a product, how often the next view is one of its look-alikes or companions
+# (and, of those, how often a look-alike), and how often buying a product adds a companion.
+CO_VIEW_RATE = 0.45
+LOOK_ALIKE_SHARE = 0.6
+CO_PURCHASE_RATE = 0.35
 
 
 class Progress(Protocol):
@@ -262,10 +281,77 @@ def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
 
 
+def _noun(product: Product) -> str:
+    """The product's kind within its category ("Kibble", "Retractable Lead"), from its name."""
+    nouns = CATEGORY_BY_SLUG[product.category.slug].nouns
+    return max((n for n in nouns if product.name.endswith(n)), key=len, default="")
+
+
+def complementary_categories(slug: str) -> list[tuple[str, float]]:
+    """Where shoppers find what goes with a product of category ``slug``, with weights.
+
+    Mostly the other categories of the same pet (cat food with litter and toys, leads
+    with dog toys); a pet with a single category (fish, birds, small pets) completes a
+    product with other kinds of product from it (a tank with a filter). Less often,
+    health, grooming and beds, which in turn go with each other.
+    """
+    for categories in PETS.values():
+        if slug in categories:
+            same_pet = [c for c in categories if c != slug] or [slug]
+            return [(c, 3.0) for c in same_pet] + [(c, 0.5) for c in SHARED_CATEGORIES]
+    return [(c, 1.0) for c in SHARED_CATEGORIES if c != slug]
+
+
+def relate_products(
+    products: list[Product], rng: random.Random
+) -> tuple[dict[int, tuple[Product, ...]], dict[int, tuple[Product, ...]]]:
+    """Each product's companions (1-3 products that go with it) and look-alikes.
+
+    Companions come from :func:`complementary_categories` and are never the same kind
+    of product; look-alikes are up to three products of the same category and kind
+    (else the same picture), closest in price: the ones shoppers compare. Both are the
+    same for the same products and RNG state, so the history stays reproducible.
+    """
+    ordered = sorted(products, key=lambda p: p.slug)
+    by_category: dict[str, list[Product]] = {}
+    for product in ordered:
+        by_category.setdefault(product.category.slug, []).append(product)
+    nouns = {p.pk: _noun(p) for p in ordered}
+    companions: dict[int, tuple[Product, ...]] = {}
+    look_alikes: dict[int, tuple[Product, ...]] = {}
+    for product in ordered:
+        slug, noun = product.category.slug, nouns[product.pk]
+        options = [(c, w) for c, w in complementary_categories(slug) if c in by_category]
+        wanted = rng.choice((1, 2, 2, 3))
+        chosen: list[Product] = []
+        for _ in range(wanted * 4):
+            if len(chosen) == wanted or not options:
+                break
+            category = rng.choices([c for c, _ in options], weights=[w for _, w in options])[0]
+            candidates = [
+                p
+                for p in by_category[category]
+                if (category != slug or nouns[p.pk] != noun) and p not in chosen
+            ]
+            if candidates:
+                chosen.append(rng.choice(candidates))
+        companions[product.pk] = tuple(chosen)
+
+        siblings = [p for p in by_category[slug] if p.pk != product.pk]
+        alike = [p for p in siblings if nouns[p.pk] == noun]
+        if len(alike) < 2:
+            alike += [p for p in siblings if p.shape == product.shape and p not in alike]
+        alike.sort(key=lambda p: (abs(p.price - product.price), p.slug))
+        look_alikes[product.pk] = tuple(alike[:3])
+    return companions, look_alikes
+
+
 class Shelf:
     """The catalogue as the simulation sees it: what existed at a time, and how popular."""
 
-    def __init__(self, products: list[Product], rng: random.Random) -> None:
+    def __init__(
+        self, products: list[Product], rng: random.Random, companions_rng: random.Random
+    ) -> None:
         self.by_category: dict[str, list[Product]] = {}
         self.created: dict[str, list[float]] = {}
         self.cum_weights: dict[str, list[float]] = {}
@@ -279,6 +365,8 @@ class Shelf:
             self.cum_weights[slug] = list(itertools.accumulate(weights))
         self.texts = {p.pk: f"{p.name} {p.description}".lower() for p in products}
         self.all = products
+        self.since = {p.pk: p.created_at.timestamp() for p in products}
+        self.companions, self.look_alikes = relate_products(products, companions_rng)
 
     def pick(self, rng: random.Random, category: str, at: float) -> Product | None:
         items = self.by_category.get(category)
@@ -288,6 +376,20 @@ class Shelf:
         if available == 0:
             return None
         return rng.choices(items[:available], cum_weights=self.cum_weights[category][:available])[0]
+
+    def companion(self, rng: random.Random, product: Product, at: float) -> Product | None:
+        """One of the products that go with ``product``, if one was on sale at ``at``."""
+        return self._one_of(rng, self.companions.get(product.pk, ()), at)
+
+    def look_alike(self, rng: random.Random, product: Product, at: float) -> Product | None:
+        """A product shoppers compare ``product`` with, if one was on sale at ``at``."""
+        return self._one_of(rng, self.look_alikes.get(product.pk, ()), at)
+
+    def _one_of(
+        self, rng: random.Random, options: tuple[Product, ...], at: float
+    ) -> Product | None:
+        available = [p for p in options if self.since[p.pk] <= at]
+        return rng.choice(available) if available else None
 
     def search_count(self, query: str) -> int:
         """The same rule as ``ProductQuerySet.search``: every word in name or description."""
@@ -327,7 +429,11 @@ class Simulation:
         self.rng = history_rng(seed)
         self.now = now.timestamp()
         self.start = self.now - months * 30 * DAY
-        self.shelf = Shelf(products, random.Random(f"pawsome-popularity-{seed}"))
+        self.shelf = Shelf(
+            products,
+            random.Random(f"pawsome-popularity-{seed}"),
+            random.Random(f"pawsome-companions-{seed}"),
+        )
         self.users = list(users)
         self.history = History()
         self.numbers: set[str] = set()
@@ -463,6 +569,7 @@ class _VisitorRun:
         self.user_id = ""
         self.cart: dict[int, tuple[Product, int]] = {}
         self.identified = False
+        self.last_viewed: Product | None = None
 
     def _emit(self, name: str, props: dict[str, Any]) -> None:
         self.sim.history.events.append(
@@ -496,6 +603,7 @@ class _VisitorRun:
         self._emit("category_view", {"category": slug})
 
     def view_product(self, product: Product) -> None:
+        self.last_viewed = product
         self.page(f"/p/{product.slug}/")
         self._emit(
             "product_view",
@@ -532,6 +640,7 @@ class _VisitorRun:
 
     def _land(self, at: float, first: bool) -> None:
         self.t = at
+        self.last_viewed = None
         rng = self.rng
         source = ""
         if first and rng.random() < 0.45:
@@ -561,7 +670,7 @@ class _VisitorRun:
             self.view_category(self.sim.pick_category(rng, self.plan))
         viewed: list[Product] = []
         for _ in range(rng.randint(1, 4)):
-            product = self.sim.shelf.pick(rng, self.sim.pick_category(rng, self.plan), self.t)
+            product = self.next_product()
             if product is not None:
                 self.view_product(product)
                 viewed.append(product)
@@ -580,6 +689,17 @@ class _VisitorRun:
             self.page("/cart/")
             self.remove(product)
         return self.t
+
+    def next_product(self) -> Product | None:
+        """What the visitor looks at next: often something related to the last product."""
+        rng, shelf, last = self.rng, self.sim.shelf, self.last_viewed
+        if last is not None and rng.random() < CO_VIEW_RATE:
+            # Shoppers compare similar items and look at what goes with the one they saw.
+            related = shelf.look_alike if rng.random() < LOOK_ALIKE_SHARE else shelf.companion
+            product = related(rng, last, self.t)
+            if product is not None:
+                return product
+        return shelf.pick(rng, self.sim.pick_category(rng, self.plan), self.t)
 
     def buy(self, viewed: list[Product]) -> None:
         rng = self.rng
@@ -603,10 +723,18 @@ class _VisitorRun:
             if product is None:
                 return
             wanted.append((product, 1))
+        in_order = {p.pk for p, _ in wanted} | set(self.cart)
         for product, quantity in wanted:
             if product.pk not in self.cart:
                 self.view_product(product)
             self.add(product, quantity)
+            # "Goes well with": food with litter, a lead with a toy. Added with a product
+            # card's button, without opening its page, which keeps the event volume down.
+            if rng.random() < CO_PURCHASE_RATE:
+                companion = self.sim.shelf.companion(rng, product, self.t)
+                if companion is not None and companion.pk not in in_order:
+                    in_order.add(companion.pk)
+                    self.add(companion, 1)
         self.page("/cart/")
         lines = list(self.cart.values())
         subtotal = sum((p.price * q for p, q in lines), Decimal("0.00"))
@@ -759,10 +887,12 @@ def run(
     started = time.perf_counter()
     created = install_demo_segments()
     campaigns = install_demo_campaigns()
+    widgets = install_demo_widgets()
     report.phases.append(
         PhaseResult(
             "Personalization",
-            f"{created} demo segments, {campaigns} demo campaigns created",
+            f"{created} demo segments, {campaigns} demo campaigns, "
+            f"{widgets} recommendation widgets created",
             time.perf_counter() - started,
         )
     )
@@ -781,6 +911,10 @@ def run(
     else:
         report.history_skipped = history_exists(seed)
         if report.history_skipped:
+            from personalize.models import TrainedModel
+
+            if not TrainedModel.objects.filter(is_active=True).exists():
+                train_recommendations(report, progress)
             return report
 
     store = get_store()
@@ -834,4 +968,25 @@ def run(
             time.perf_counter() - started,
         )
     )
+    train_recommendations(report, progress)
     return report
+
+
+def train_recommendations(report: SeedReport, progress: Progress) -> None:
+    """What the nightly ``personalize_train`` would have built by now."""
+    started = time.perf_counter()
+    with ExitStack() as bars:
+
+        def step(label: str, total: int | None) -> Callable[[int], None]:
+            return bars.enter_context(progress(label, total))
+
+        trained = train(progress=step)
+    report.phases.append(
+        PhaseResult(
+            "Recommendations",
+            f"trained from {trained.events} events: {trained.rows} rows "
+            f"({trained.covered.get('similar', 0)} products with similar items, "
+            f"{trained.covered.get('bought', 0)} with bought-together)",
+            time.perf_counter() - started,
+        )
+    )

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from shop_demo.personalization import install_demo_segments
+from personalize.recommendations.models import Strategy, Widget
+from shop_demo.personalization import DEMO_WIDGETS, install_demo_segments, install_demo_widgets
 from shop_demo.seeding import seed_catalogue
 from tests.conftest import Clock
 
@@ -77,3 +78,20 @@ def test_staff_preview_shows_each_hero(catalogue: Any) -> None:
 
 def test_install_demo_segments_is_idempotent(catalogue: Any) -> None:
     assert install_demo_segments() == 0
+
+
+def test_install_demo_widgets_is_idempotent_and_keeps_edits(catalogue: Any) -> None:
+    assert install_demo_widgets() == len(DEMO_WIDGETS)
+    home = Widget.objects.get(slot="home")
+    assert [(r.segment.slug, r.strategy, r.title) for r in home.rules.all()] == [
+        ("new-visitors", Strategy.BESTSELLERS, "Bestsellers this month")
+    ]
+    for widget in Widget.objects.all():
+        widget.full_clean()  # what the admin would accept
+    home.title = "Picked for you"
+    home.save()
+
+    assert install_demo_widgets() == 0
+    assert Widget.objects.count() == len(DEMO_WIDGETS)
+    assert home.rules.count() == 1
+    assert Widget.objects.get(slot="home").title == "Picked for you"

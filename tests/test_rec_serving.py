@@ -293,3 +293,19 @@ def test_everything_rendered_is_escaped(catalogue: list[Product]) -> None:
     make_widget(title="Ours")
     html = browser().get(f"/recs/product-viewed/?product={catalogue[0].pk}").content.decode()
     assert "<img src=x" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+def test_widgets_on_one_page_never_repeat_a_product(catalogue: list[Product]) -> None:
+    from django.template import RequestContext, Template
+
+    train()
+    make_widget(slot="first", strategy="viewed_together", fallback="", count=1)
+    make_widget(slot="second", strategy="viewed_together", fallback="bestsellers", count=2)
+    request = RequestFactory().get("/")
+    html = Template(
+        '{% load personalize %}{% recommendations "first" product=p %}|'
+        '{% recommendations "second" product=p %}'
+    ).render(RequestContext(request, {"p": catalogue[0]}))
+    first, second = html.split("|")
+    assert ids(first) == [catalogue[1].pk]
+    assert ids(second) == [catalogue[6].pk, catalogue[11].pk]

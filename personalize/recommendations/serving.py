@@ -188,6 +188,7 @@ def recommend(
     *,
     category: str | None = None,
     catalogue: BaseCatalogue | None = None,
+    exclude: Iterable[str] = (),
 ) -> Recommendations:
     """Products to recommend to this request's visitor.
 
@@ -198,7 +199,8 @@ def recommend(
     instance of ``PERSONALIZE_PRODUCT_MODEL``, a ``CatalogueItem`` or an id);
     ``category`` the category page being shown. Returns an empty list when there is
     nothing worth showing (fewer products than the widget's minimum, no trained
-    model yet, the store down).
+    model yet, the store down). ``exclude`` names product ids never to return (the
+    template tag passes those other widgets on the page already show).
     """
     if isinstance(strategy_or_widget, WidgetSpec):
         spec = strategy_or_widget
@@ -237,11 +239,16 @@ def recommend(
         in_category=spec.in_category,
     )
     strategy_name, title = spec.choose(visitor)
-    return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue)
+    return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue, exclude)
 
 
 def _serve(
-    spec: WidgetSpec, strategy: Strategy, title: str, ctx: Context, catalogue: BaseCatalogue
+    spec: WidgetSpec,
+    strategy: Strategy,
+    title: str,
+    ctx: Context,
+    catalogue: BaseCatalogue,
+    already_shown: Iterable[str] = (),
 ) -> Recommendations:
     fallback = get_strategy(spec.fallback) if spec.fallback else None
     keys: list[RowKey] = strategy.keys(ctx)
@@ -251,6 +258,9 @@ def _serve(
     ranked = strategy.rank(ctx, rows)
     backup = fallback.rank(ctx, rows) if fallback is not None else []
     exclude: list[Any] = []
+    on_page = set(already_shown)
+    if on_page:
+        exclude.append(on_page)
     if ctx.product:
         exclude.append({ctx.product})
     if spec.exclude_cart and ctx.cart:

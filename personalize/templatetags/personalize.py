@@ -220,7 +220,8 @@ def recommendations(
 ) -> str:
     """``{% recommendations "product-detail" product=product %}``: a widget from the admin.
 
-    Renders nothing when the widget is inactive or has too few products to show.
+    Renders nothing when the widget is inactive or has too few products to show, and
+    never repeats a product another widget above it on the page already shows.
     ``category`` names the category page being shown; ``lazy=True`` renders an htmx
     placeholder that fetches the widget after the page (for cached pages).
     """
@@ -236,11 +237,16 @@ def recommendations(
     product_id, product_category = product_ref(product, catalogue)
     if lazy:
         return lazy_placeholder(slot, product_id, category or product_category)
+    # Widgets lower on the page skip products a widget above already shows.
+    shown: set[str] = getattr(request, "_pz_recommended", set())
     recs = recommend(
         request,
         slot,
         product=product if product not in (None, "") else None,
         category=category or None,
         catalogue=catalogue,
+        exclude=shown,
     )
+    if request is not None:
+        request._pz_recommended = shown | {item.id for item in recs}
     return render_recommendations(request, recs)
