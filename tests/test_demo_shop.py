@@ -542,6 +542,12 @@ def test_seed_demo_is_complete_deterministic_and_idempotent() -> None:
     assert User.objects.filter(username="admin", is_staff=True, is_superuser=True).exists()
     assert User.objects.filter(username__startswith="customer").count() == 5
     assert first.visitors == 40 and first.orders > 0
+    # Trained once at the end, so the widgets have something to show.
+    from personalize.models import TrainedModel
+
+    assert [p.phase for p in first.phases][-1] == "Recommendations"
+    model = TrainedModel.objects.get(is_active=True)
+    assert model.events > 0 and model.items >= 300
 
     # Every order is a purchase event with the same number and value, and vice versa.
     purchases = {e.props["order_id"]: e for e in Event.objects.filter(name="purchase")}
@@ -560,6 +566,7 @@ def test_seed_demo_is_complete_deterministic_and_idempotent() -> None:
     events = Event.objects.count()
     second = seed()
     assert second.history_skipped
+    assert TrainedModel.objects.count() == 1  # an existing model is kept, not retrained
     assert (Product.objects.count(), User.objects.count(), Order.objects.count()) == counts
     assert Event.objects.count() == events
 
