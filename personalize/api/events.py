@@ -1,4 +1,8 @@
-"""``POST /personalize/api/events/``: what the runtime reports (impressions, clicks, closes).
+"""``POST /personalize/api/events/``: what the runtime reports.
+
+Campaign events (impressions, clicks, closes, control exposures) and recommendation
+widget events (``rec_view``, ``rec_click``) arrive in one payload; each item is
+validated by the serializer its ``type`` names.
 
 Beacons (``navigator.sendBeacon``) cannot carry a CSRF header, so the endpoint
 protects itself instead: the request must come from our own origin and carry
@@ -7,6 +11,7 @@ the signed token the page was rendered with, bound to the visitor's cookie.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,11 +30,15 @@ from personalize.campaigns.registry import get_campaign_registry
 from personalize.campaigns.rendering import BEACON_SALT
 from personalize.conf import settings
 from personalize.identity.visitor import get_visitor
+from personalize.recommendations.beacon import active_widget_slots
+from personalize.recommendations.models import Strategy
+from personalize.tracking.events import validate_event
 
 MAX_BODY = 16 * 1024
 MAX_EVENTS = 20
 TOKEN_MAX_AGE = 2 * 86400
 REPORTABLE = ("exposure", "impression", "click", "close")
+WIDGET_EVENTS = ("rec_view", "rec_click")
 
 
 class BeaconParser(JSONParser):
@@ -55,9 +64,94 @@ class CampaignEventSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
+class WidgetEventSerializer(serializers.Serializer[dict[str, Any]]):
+    """A recommendation widget's event; validates to ``{"name", "props"}`` as logged."""
+
+    type = serializers.ChoiceField(choices=WIDGET_EVENTS)
+    widget = serializers.SlugField(max_length=80)
+    strategy = serializers.ChoiceField(choices=Strategy.choices, required=False, allow_blank=True)
+    path = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    def validate_widget(self, value: str) -> str:
+        if value not in active_widget_slots():
+            raise serializers.ValidationError(
+                f"Not an active widget: {value!r}. Use the slot of an active widget."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        name = attrs.pop("type")
+        props = {key: value for key, value in attrs.items() if value not in ("", None)}
+        try:
+            props = validate_event(name, props)
+        except ValueError as exc:  # a slot too long for the log, say: the report's fault
+            raise serializers.ValidationError(str(exc)) from None
+        return {"name": name, "props": props}
+
+
+class WidgetViewSerializer(WidgetEventSerializer):
+    """``rec_view``: half the widget came into view, showing ``count`` items."""
+
+    count = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        error_messages={
+            "min_value": "The number of items shown must be from 1 to 100.",
+            "max_value": "The number of items shown must be from 1 to 100.",
+        },
+    )
+
+
+class WidgetClickSerializer(WidgetEventSerializer):
+    """``rec_click``: the link of the item at ``position`` (1 = first) was clicked."""
+
+    product_id = serializers.CharField(max_length=64)
+    position = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        error_messages={
+            "min_value": "The item's position must be from 1 (the first item) to 100.",
+            "max_value": "The item's position must be from 1 (the first item) to 100.",
+        },
+    )
+
+
+EVENT_SERIALIZERS: dict[str, type[serializers.Serializer[dict[str, Any]]]] = {
+    **dict.fromkeys(REPORTABLE, CampaignEventSerializer),
+    "rec_view": WidgetViewSerializer,
+    "rec_click": WidgetClickSerializer,
+}
+
+
+class ReportedEventSerializer(serializers.Serializer[dict[str, Any]]):
+    """One item of ``events``: validated by the serializer its ``type`` names."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Each event must be an object with a type."]}
+            )
+        kind = data.get("type")
+        serializer_class = EVENT_SERIALIZERS.get(kind) if isinstance(kind, str) else None
+        if serializer_class is None:
+            raise serializers.ValidationError(
+                {
+                    "type": [
+                        f"Unknown event type {str(kind)[:40]!r}: "
+                        f"use one of {', '.join(EVENT_SERIALIZERS)}."
+                    ]
+                }
+            )
+        serializer = serializer_class(data=data)
+        if not serializer.is_valid():
+            raise serializers.ValidationError(serializer.errors)
+        return dict(serializer.validated_data)
+
+
 class BeaconSerializer(serializers.Serializer[dict[str, Any]]):
     token = serializers.CharField(max_length=500)
-    events = CampaignEventSerializer(many=True, allow_empty=False)
+    events = ReportedEventSerializer(many=True, allow_empty=False)
 
     def validate_events(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > MAX_EVENTS:
@@ -117,6 +211,9 @@ class EventsView(APIView):
             return Response({"token": ["Belongs to another visitor."]}, status=403)
         events = serializer.validated_data["events"]
         for event in events:
+            if "name" in event:  # a widget event, validated as it will be logged
+                visitor.track(event["name"], event["props"])
+                continue
             visitor.track(
                 f"campaign_{event['type']}",
                 {

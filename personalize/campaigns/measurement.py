@@ -9,14 +9,13 @@ control group (or the first variant when there is none) with a two-sided test.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Count, Min
 
 from personalize.conf import settings
+from personalize.measurement import events_in_window, order_value
 from personalize.models import Event
 from personalize.stats import ProportionComparison, compare_proportions
 
@@ -123,22 +122,15 @@ def campaign_results(
     for variant, _ in first_seen.values():
         result(variant).exposures += 1
     window = timedelta(days=attribution_days)
-    bought: dict[str, bool] = defaultdict(bool)
-    visitor_ids = list(first_seen)
-    for start in range(0, len(visitor_ids), 500):
-        chunk = visitor_ids[start : start + 500]
-        purchases = events.filter(name="purchase", visitor_id__in=chunk).values_list(
-            "visitor_id", "occurred_at", "props"
-        )
-        for visitor_id, at, props in purchases:
-            variant, first = first_seen[visitor_id]
-            if first <= at <= first + window:
-                item = result(variant)
-                item.purchases += 1
-                item.revenue += _value(props)
-                if not bought[visitor_id]:
-                    bought[visitor_id] = True
-                    item.buyers += 1
+    starts = {visitor_id: first for visitor_id, (_, first) in first_seen.items()}
+    bought: set[str] = set()
+    for purchase in events_in_window(starts, window):
+        item = result(first_seen[purchase.visitor_id][0])
+        item.purchases += 1
+        item.revenue += order_value(purchase.props)
+        if purchase.visitor_id not in bought:
+            bought.add(purchase.visitor_id)
+            item.buyers += 1
     ordered = sorted(by_variant.values(), key=lambda v: (not v.is_control, v.key))
     results = CampaignResults(slug, attribution_days, ordered)
     if ordered:
@@ -149,10 +141,3 @@ def campaign_results(
                 baseline.buyers, baseline.exposures, item.buyers, item.exposures
             )
     return results
-
-
-def _value(props: Any) -> float:
-    try:
-        return round(float(props.get("value", 0.0)), 2)
-    except (AttributeError, TypeError, ValueError):
-        return 0.0

@@ -1,4 +1,4 @@
-/*! personalize runtime: shows server-rendered campaigns. Contract: docs/runtime.md */
+/*! personalize runtime: shows server-rendered campaigns, reports widgets. Contract: docs/runtime.md */
 (() => {
   "use strict";
 
@@ -8,7 +8,7 @@
   const FOCUSABLE = "a[href],button,input,select,textarea,iframe,[tabindex]";
   const XRW = { "X-Requested-With": "personalize" };
 
-  let endpoint = "";
+  let endpoint = null; // until configured; "" (none, or not same-origin) sends nothing
   let token = "";
   let queue = [];
   let countdowns = [];
@@ -43,17 +43,35 @@
     }
   };
 
-  const report = (type, el) => {
+  const send = (event) => {
     if (!endpoint) return;
-    // A microtask batches this task's events and runs before a CTA click navigates.
+    // A microtask batches this task's events and runs before a clicked link navigates.
     if (!queue.length) Promise.resolve().then(flush);
-    queue.push({
-      type,
-      campaign: attr(el, "campaign"),
-      variant: attr(el, "variant") || "",
-      kind: attr(el, "kind") || "",
-      path: location.pathname
-    });
+    event.path = location.pathname;
+    queue.push(event);
+  };
+
+  const report = (type, el) => send({
+    type,
+    campaign: attr(el, "campaign"),
+    variant: attr(el, "variant") || "",
+    kind: attr(el, "kind") || ""
+  });
+
+  // #pz-overlays decides (an empty endpoint in a staff preview silences everything),
+  // else the first element with one: a widget, maybe swapped in later.
+  const configure = (el) => {
+    if (endpoint !== null || !el) return;
+    const url = attr(el, "endpoint") || "";
+    endpoint = url && sameOrigin(url) ? url : "";
+    token = attr(el, "token") || "";
+  };
+
+  const items = (widget) => [...widget.querySelectorAll("[data-pz-item]")];
+
+  const reportWidget = (type, el, props) => {
+    configure(el); // a widget swapped in later may bring the page's only endpoint
+    send({ type, widget: attr(el, "widget"), strategy: attr(el, "strategy") || "", ...props });
   };
 
 
@@ -229,10 +247,11 @@
   const insertHtml = (target, html, replace) => {
     const tpl = doc.createElement("template");
     tpl.innerHTML = html;
-    const first = tpl.content.firstElementChild;
+    const nodes = [...tpl.content.children];
     if (replace) target.replaceWith(tpl.content);
     else target.replaceChildren(tpl.content);
-    return first;
+    nodes.forEach(watch);
+    return nodes[0];
   };
 
   const onSubmit = (e) => {
@@ -327,37 +346,59 @@
   // A control slot shows the shop's default content: that is an exposure, not an impression.
   const seen = (el) => (el.hasAttribute("data-pz-control") ? "exposure" : "impression");
 
-  const watchSlots = () => {
-    const slots = doc.querySelectorAll('[data-pz-kind="slot"][data-pz-campaign]');
-    if (!win.IntersectionObserver) {
-      slots.forEach((el) => report(seen(el), el));
-      return;
-    }
-    const observer = new IntersectionObserver((entries) => {
+  let observer = null;
+  const watched = new WeakMap(); // element -> what to report when it is seen
+
+  // Reports an element once, when half of it (or half the viewport, if it is very tall)
+  // is in view; without IntersectionObserver, at once.
+  const onceSeen = (el, seenFn) => {
+    if (watched.has(el)) return;
+    watched.set(el, seenFn);
+    if (!win.IntersectionObserver) return seenFn();
+    observer = observer || new IntersectionObserver((entries) => {
       entries.forEach((entry) => {
         const box = entry.rootBounds;
-        // Half the slot in view, or half the viewport for a very tall slot.
         if (entry.isIntersecting && (entry.intersectionRatio >= 0.5 ||
             (box && entry.intersectionRect.height >= box.height / 2))) {
           observer.unobserve(entry.target);
-          report(seen(entry.target), entry.target);
+          watched.get(entry.target)();
         }
       });
     }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
-    slots.forEach((el) => observer.observe(el));
+    observer.observe(el);
+  };
+
+  // Slots and widgets in scope (the scope included): at start-up, and in HTML added later.
+  const watch = (scope) => {
+    const all = (sel) => (scope.matches(sel) ? [scope] : []).concat([...scope.querySelectorAll(sel)]);
+    all('[data-pz-kind="slot"][data-pz-campaign]').forEach((el) => onceSeen(el, () => report(seen(el), el)));
+    all("[data-pz-widget]").forEach((el) => onceSeen(el, () =>
+      reportWidget("rec_view", el, { count: items(el).length || undefined })));
+  };
+
+  // Any click on a product's link, new-tab ones included (Ctrl/Cmd/Shift or the middle button).
+  const onItemClick = (e) => {
+    const link = e.target.closest && e.target.closest("a[href]");
+    const item = link && link.closest("[data-pz-item]");
+    const widget = item && item.closest("[data-pz-widget]");
+    if (!widget || (e.type === "auxclick" && e.button !== 1)) return;
+    reportWidget("rec_click", widget, {
+      product_id: attr(item, "item"),
+      position: parseInt(attr(item, "position"), 10) || items(widget).indexOf(item) + 1
+    });
   };
 
 
   const init = () => {
     const box = doc.getElementById("pz-overlays");
-    const config = box || doc.querySelector("[data-pz-endpoint]");
-    if (config && sameOrigin(attr(config, "endpoint") || "")) {
-      endpoint = attr(config, "endpoint");
-      token = attr(config, "token") || "";
-    }
+    configure(box || doc.querySelector("[data-pz-endpoint]"));
     doc.addEventListener("keydown", onKeydown);
     doc.addEventListener("focusin", onFocusin);
     doc.addEventListener("click", onClick);
+    doc.addEventListener("click", onItemClick);
+    doc.addEventListener("auxclick", onItemClick);
+    // htmx fires htmx:load on every element it swaps in.
+    doc.addEventListener("htmx:load", (e) => e.target.matches && watch(e.target));
     doc.addEventListener("submit", onSubmit);
     doc.addEventListener("pz:refresh", refresh);
     ["pointermove", "pointerdown", "keydown", "scroll", "touchstart", "wheel"].forEach((type) =>
@@ -370,7 +411,7 @@
         overlays[attr(el, "campaign")] = { el, kind: attr(el, "kind"), control: el.hasAttribute("data-pz-control") };
       });
     }
-    watchSlots();
+    watch(root);
     startCountdowns(doc);
     Object.values(overlays).forEach(arm);
   };
