@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from personalize.campaigns.admin import register as register_campaign_admin
+from personalize.recommendations.admin import register as register_recommendation_admin
 from personalize.rfm.admin import RFMReportAdmin
 from personalize.rfm.models import RFMReport
 from personalize.segments.admin import SegmentAdmin
@@ -13,3 +14,4 @@ from personalize.segments.models import Segment
 admin.site.register(Segment, SegmentAdmin)
 admin.site.register(RFMReport, RFMReportAdmin)
 register_campaign_admin(admin.site)
+register_recommendation_admin(admin.site)
