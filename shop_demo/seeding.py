@@ -62,6 +62,18 @@ LAPSED_AFTER_DAYS = 120
 CO_VIEW_RATE = 0.45
 LOOK_ALIKE_SHARE = 0.6
 CO_PURCHASE_RATE = 0.35
+# The recommendation widgets went live this many days before "now": since then, product
+# pages report widget views, and some related-product views came from a widget click.
+WIDGETS_LIVE_DAYS = 45
+# (slot, strategy, share of pages where the widget is scrolled into view, items shown)
+PRODUCT_WIDGETS = (
+    ("product-bought", "bought_together", 0.8, 3),
+    ("product-viewed", "viewed_together", 0.6, 4),
+)
+# Of the related products viewed next, how many were reached through a widget click.
+WIDGET_CLICK_SHARE = 0.55
+# Of visits landing on the home page, how many click a "Recommended for you" product.
+HOME_CLICK_RATE = 0.18
 
 
 class Progress(Protocol):
@@ -570,6 +582,10 @@ class _VisitorRun:
         self.cart: dict[int, tuple[Product, int]] = {}
         self.identified = False
         self.last_viewed: Product | None = None
+        # Widget behaviour has its own stream, so the rest of the history does not depend
+        # on it. ``via`` is the widget the next product view may come from.
+        self.widget_rng = random.Random(f"pawsome-widgets-{plan.visitor_id}")
+        self.via: tuple[str, str, int] | None = None
 
     def _emit(self, name: str, props: dict[str, Any]) -> None:
         self.sim.history.events.append(
@@ -599,10 +615,28 @@ class _VisitorRun:
         self.utm = {}
 
     def view_category(self, slug: str) -> None:
+        self.via = None
         self.page(f"/c/{slug}/")
         self._emit("category_view", {"category": slug})
 
     def view_product(self, product: Product) -> None:
+        widgets_live = self.t >= self.sim.now - WIDGETS_LIVE_DAYS * DAY
+        via, self.via = self.via, None
+        if widgets_live and via is not None:
+            widget, strategy, items = via
+            if self.widget_rng.random() < (
+                HOME_CLICK_RATE if widget == "home" else WIDGET_CLICK_SHARE
+            ):
+                self._emit(
+                    "rec_click",
+                    {
+                        "widget": widget,
+                        "strategy": strategy,
+                        "product_id": product.pk,
+                        "position": self.widget_rng.randint(1, items),
+                        "path": self.path,
+                    },
+                )
         self.last_viewed = product
         self.page(f"/p/{product.slug}/")
         self._emit(
@@ -613,6 +647,13 @@ class _VisitorRun:
                 "price": float(product.price),
             },
         )
+        if widgets_live:
+            for widget, strategy, seen, items in PRODUCT_WIDGETS:
+                if self.widget_rng.random() < seen:
+                    self._emit(
+                        "rec_view",
+                        {"widget": widget, "strategy": strategy, "count": items, "path": self.path},
+                    )
 
     def add(self, product: Product, quantity: int) -> None:
         self._step(5, 40)
@@ -635,6 +676,7 @@ class _VisitorRun:
 
     def search(self) -> None:
         query = self.rng.choice(SEARCHES[self.plan.pet])
+        self.via = None
         self.page("/search/")
         self._emit("search", {"query": query, "results": self.sim.shelf.search_count(query)})
 
@@ -661,6 +703,12 @@ class _VisitorRun:
             self.view_category(category)
         else:
             self.page("/")
+            if self.t >= self.sim.now - WIDGETS_LIVE_DAYS * DAY:
+                strategy = "bestsellers" if first else "personalised"
+                self._emit(
+                    "rec_view", {"widget": "home", "strategy": strategy, "count": 4, "path": "/"}
+                )
+                self.via = ("home", strategy, 4)
 
     def visit(self, at: float, kind: str, *, first: bool) -> float:
         """Simulate one visit starting at ``at``; return when it ended."""
@@ -695,9 +743,12 @@ class _VisitorRun:
         rng, shelf, last = self.rng, self.sim.shelf, self.last_viewed
         if last is not None and rng.random() < CO_VIEW_RATE:
             # Shoppers compare similar items and look at what goes with the one they saw.
-            related = shelf.look_alike if rng.random() < LOOK_ALIKE_SHARE else shelf.companion
+            look_alike = rng.random() < LOOK_ALIKE_SHARE
+            related = shelf.look_alike if look_alike else shelf.companion
             product = related(rng, last, self.t)
             if product is not None:
+                slot, strategy, _, items = PRODUCT_WIDGETS[1 if look_alike else 0]
+                self.via = (slot, strategy, items)
                 return product
         return shelf.pick(rng, self.sim.pick_category(rng, self.plan), self.t)
 
