@@ -127,21 +127,30 @@ def test_personalised_only_reads_the_latest_history_items() -> None:
 
 def test_personalised_category_boost_reorders_towards_favourite_categories() -> None:
     strategy = Personalised()
-    rows = {("similar", "A"): ROWS[("similar", "A")]}  # B 0.9, C 0.5, D 0.1
     categories = {"B": "food", "C": "toys", "D": "beds"}
+    scored = [("B", 0.9), ("C", 0.5), ("D", 0.1)]
     # Multipliers 1 + 0.5 * affinity / max: toys 1.5, food 1.125 -> B 1.0125, C 0.75, D 0.1.
     context = ctx(history=[("A", NOW)], affinity={"toys": 4.0, "food": 1.0})
-    assert strategy.boost(context, rows, ["B", "D", "C"], categories) == ["B", "C", "D"]
-    # A strong taste for toys: C (0.5 * 1.5) still trails B (0.9); with B in "beds", the
-    # same holds, but C overtakes once similarity is close.
-    close = {("similar", "A"): (["B", "C"], [0.9, 0.85])}
+    assert strategy.boost(context, scored, categories) == ["B", "C", "D"]
+    # Close scores: the favourite category overtakes (0.85 * 1.5 > 0.9).
     context = ctx(history=[("A", NOW)], affinity={"toys": 4.0})
-    assert strategy.boost(context, close, ["B", "C"], categories) == ["C", "B"]
-    # Items the scorer does not know keep their place after the boosted ones.
-    assert strategy.boost(context, close, ["B", "X", "C"], categories) == ["C", "B", "X"]
+    assert strategy.boost(context, [("B", 0.9), ("C", 0.85)], categories) == ["C", "B"]
+    # Unknown categories and equal scores keep their order.
+    assert strategy.boost(context, [("X", 0.5), ("B", 0.5), ("C", 0.2)], categories) == [
+        "X",
+        "B",
+        "C",
+    ]
     # No history (cold start: trending) or no affinity: order left alone.
-    assert strategy.boost(ctx(affinity={"toys": 1.0}), rows, ["D", "C"], categories) == ["D", "C"]
-    assert strategy.boost(ctx(history=[("A", NOW)]), rows, ["D", "C"], categories) == ["D", "C"]
+    assert strategy.boost(ctx(affinity={"toys": 1.0}), [("D", 0), ("C", 0)], categories) == [
+        "D",
+        "C",
+    ]
+    assert strategy.boost(ctx(history=[("A", NOW)]), [("D", 1), ("C", 0.5)], categories) == [
+        "D",
+        "C",
+    ]
+    assert strategy.scored(ctx(), {("trending", ""): (["R1"], [3.0])}) == [("R1", 0.0)]
 
 
 def test_cart_cross_sell_sums_over_the_cart_and_skips_its_items() -> None:
@@ -293,3 +302,16 @@ def test_rules_pick_the_strategy_and_title_per_segment() -> None:
     assert widget.choose(Fake(["returning-visitors"])) == ("recently_viewed", "W")  # type: ignore[arg-type]
     assert widget.choose(Fake([])) == ("personalised", "W")  # type: ignore[arg-type]
     assert widget.choose(None) == ("personalised", "W")
+
+
+def test_a_second_catalogue_query_only_when_stock_leaves_the_widget_short(
+    rows: dict[RowKey, Row],
+) -> None:
+    rows[("similar", "A")] = ([f"P{i}" for i in range(10)], [1.0 - i / 20 for i in range(10)])
+    catalogue = MemoryCatalogue()
+    assert serve(spec(count=2), ctx(product="A"), catalogue) == ["P0", "P1"]
+    assert catalogue.calls == [["P0", "P1", "P2", "P3"]]  # count + 2 for spare
+    catalogue = MemoryCatalogue(out_of_stock=["P0", "P1", "P2"])
+    assert serve(spec(count=2), ctx(product="A"), catalogue) == ["P3", "P4"]
+    # The rest of the candidates: three times the places plus two, at most.
+    assert catalogue.calls == [["P0", "P1", "P2", "P3"], ["P4", "P5", "P6", "P7"]]

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from django.core.management import CommandError, call_command
 
 from personalize.conf import settings
@@ -243,6 +244,7 @@ def test_command_prints_a_summary_and_progress(products: dict[str, Product]) -> 
     assert "Trained model #" in text and "from 19 events" in text
     assert "viewed together  2 products, 2 pairs" in text
     assert "Reading events: 19/19 (100%)" in err.getvalue()
+    assert "\n\n" not in err.getvalue()  # one line per step, no blank lines between
     assert TrainedModel.objects.get(is_active=True).k == 10
 
 
@@ -260,3 +262,54 @@ def test_command_warns_on_an_empty_log_and_clear_forgets(products: dict[str, Pro
     assert model_store().read([("new", "")])
     call_command("personalize_train", "--clear", stdout=io.StringIO())
     assert model_store().read([("new", "")]) == {}
+
+
+def test_a_failed_store_write_leaves_the_live_model_and_no_trace(
+    use_redis_store: BaseProfileStore, products: dict[str, Product]
+) -> None:
+    history(products)
+    live = train(as_of=NOW)
+    store = model_store()
+    assert isinstance(store, RedisModelStore)
+
+    def broken_rows() -> Iterator[tuple[str, str, str]]:
+        yield from [("viewed", str(n), pack_row(["x"], [1.0])) for n in range(2500)]
+        raise redis.ConnectionError("Redis went away mid-write")
+
+    with pytest.raises(redis.ConnectionError):
+        store.write(live.model_id + 1, broken_rows())
+    keys = store.client.keys(store.base + "*")
+    assert {key.split(":")[-2] for key in keys if not key.endswith("active")} == {
+        str(live.model_id)
+    }
+    ball = pid(products, "ball")
+    assert store.read([("viewed", ball)])[("viewed", ball)][0] == [pid(products, "rope")]
+
+
+def test_a_failed_training_run_is_not_kept_in_the_history(
+    products: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(products)
+    first = train(as_of=NOW)
+
+    def fail(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(DatabaseModelStore, "write", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        train(as_of=NOW)
+    assert list(TrainedModel.objects.values_list("pk", "is_active")) == [(first.model_id, True)]
+
+
+def test_orphans_of_a_killed_run_are_removed_by_the_next_swap(
+    use_redis_store: BaseProfileStore, products: dict[str, Product]
+) -> None:
+    store = model_store()
+    assert isinstance(store, RedisModelStore)
+    store.client.hset(store.table_key("999", "similar"), mapping={"1": pack_row(["2"], [1.0])})
+    history(products)
+    report = train(as_of=NOW)
+    keys = store.client.keys(store.base + "*")
+    assert {key.split(":")[-2] for key in keys if not key.endswith("active")} == {
+        str(report.model_id)
+    }

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any
 
+from django.core.management.base import OutputWrapper
+
 
 class Progress:
     """``label: 1,200/5,000 (24%) 3.1s`` redrawn in place on a terminal, every 10% otherwise."""
@@ -28,17 +30,25 @@ class Progress:
             if decile != self._last_decile:
                 self._last_decile = decile
                 self._draw("")
-                self.stream.write("\n")
+                self._write("\n")
+
+    def _write(self, text: str) -> None:
+        # Django's OutputWrapper (a command's self.stderr) ends every write with a newline
+        # unless told otherwise, which would break the in-place redraw.
+        if isinstance(self.stream, OutputWrapper):
+            self.stream.write(text, ending="")
+        else:
+            self.stream.write(text)
 
     def _draw(self, prefix: str) -> None:
         total = f"/{self.total:,}" if self.total else ""
         share = f" ({100 * self.done // self.total}%)" if self.total else ""
         elapsed = time.monotonic() - self.started
-        self.stream.write(f"{prefix}{self.label}: {self.done:,}{total}{share} {elapsed:.1f}s")
+        self._write(f"{prefix}{self.label}: {self.done:,}{total}{share} {elapsed:.1f}s")
         self.stream.flush()
 
     def close(self) -> None:
         if self._tty:
             self._draw("\r")
-            self.stream.write("\n")
+            self._write("\n")
             self.stream.flush()

@@ -62,6 +62,14 @@ class BaseCatalogue:
         """Every item, for training (category, stock and age of each)."""
         raise NotImplementedError
 
+    def training_facts(self) -> Iterator[tuple[str, str, datetime | None]]:
+        """``(id, category, created_at)`` of every item: all training needs.
+
+        Defaults to :meth:`all_items`; override when building whole items is costly.
+        """
+        for item in self.all_items():
+            yield item.id, item.category, item.created_at
+
 
 def resolve_path(obj: Any, path: str) -> Any:
     value = obj
@@ -141,6 +149,16 @@ class ModelCatalogue(BaseCatalogue):
     def all_items(self) -> Iterator[CatalogueItem]:
         for obj in self.queryset().iterator(chunk_size=2000):
             yield self.to_item(obj)
+
+    def training_facts(self) -> Iterator[tuple[str, str, datetime | None]]:
+        # Only two fields: no URL reversing or price parsing for the whole catalogue.
+        category, created_at = self.fields["category"], self.fields["created_at"]
+        for obj in self.queryset().iterator(chunk_size=2000):
+            yield (
+                str(obj.pk),
+                str(resolve_path(obj, category) or ""),
+                resolve_path(obj, created_at),
+            )
 
 
 @lru_cache(maxsize=4)

@@ -39,9 +39,8 @@ from personalize.recommendations.strategies import (
 
 logger = logging.getLogger(__name__)
 
-#: Candidates loaded per place shown: room for out-of-stock and deleted products.
-OVERFETCH = 2
-EXTRA = 4
+#: Products loaded beyond the places to fill: room for out-of-stock and deleted ones.
+EXTRA = 2
 
 
 @dataclass(frozen=True)
@@ -255,7 +254,8 @@ def _serve(
     if fallback is not None:
         keys += fallback.keys(ctx)
     rows = read_rows(keys) if keys else {}
-    ranked = strategy.rank(ctx, rows)
+    scored = strategy.scored(ctx, rows) if isinstance(strategy, Personalised) else None
+    ranked = [item for item, _ in scored] if scored is not None else strategy.rank(ctx, rows)
     backup = fallback.rank(ctx, rows) if fallback is not None else []
     exclude: list[Any] = []
     on_page = set(already_shown)
@@ -269,23 +269,29 @@ def _serve(
         exclude.append(ctx.purchased)
     if spec.exclude_recently_viewed and strategy.name != "recently_viewed" and ctx.history:
         exclude.append({item for item, _ in ctx.history})
-    wanted = spec.count * OVERFETCH + EXTRA
-    own = set(ranked[:wanted])
-    candidates = filter_ranked(ranked, exclude=exclude, fallback=backup, limit=wanted, minimum=0)
+    own = set(ranked)
+    candidates = filter_ranked(
+        ranked, exclude=exclude, fallback=backup, limit=spec.count * 3 + EXTRA, minimum=0
+    )
     empty = Recommendations(slot=spec.slot, title=title, strategy=strategy.name)
     if len(candidates) < spec.minimum:
         return empty
-    loaded = catalogue.items([str(item) for item in candidates])
-    if isinstance(strategy, Personalised):
-        categories = {item.id: item.category for item in loaded}
-        order = strategy.boost(
-            ctx, rows, [item.id for item in loaded if item.id in own], categories
-        )
-        rest = [item.id for item in loaded if item.id not in own]
-        by_id = {item.id: item for item in loaded}
-        loaded = [by_id[item] for item in order + rest]
-    shown = [item for item in loaded if item.in_stock or not spec.exclude_out_of_stock]
-    shown = shown[: spec.count]
+    # A few more than needed, for out-of-stock and deleted products; a second query only
+    # when those left the widget short.
+    first = spec.count + EXTRA
+    loaded = catalogue.items([str(item) for item in candidates[:first]])
+    usable = [item for item in loaded if item.in_stock or not spec.exclude_out_of_stock]
+    if len(usable) < spec.count and len(candidates) > first:
+        more = catalogue.items([str(item) for item in candidates[first:]])
+        usable += [item for item in more if item.in_stock or not spec.exclude_out_of_stock]
+    if scored is not None and isinstance(strategy, Personalised):
+        categories = {item.id: item.category for item in usable}
+        score_of = dict(scored)
+        mine = [(item.id, score_of[item.id]) for item in usable if item.id in score_of]
+        by_id = {item.id: item for item in usable}
+        order = strategy.boost(ctx, mine, categories)
+        usable = [by_id[item] for item in order] + [i for i in usable if i.id not in score_of]
+    shown = usable[: spec.count]
     if len(shown) < spec.minimum:
         return empty
     return Recommendations(

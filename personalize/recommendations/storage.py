@@ -29,6 +29,7 @@ Two backends, chosen by the profile store:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,6 +52,10 @@ Row: TypeAlias = tuple[list[str], list[float]]
 RowKey: TypeAlias = tuple[str, str]
 
 _WRITE_BATCH: Final = 2000
+#: Socket timeout of a model write. Training is a batch job: a busy Redis may slow it
+#: down, but must not fail it after minutes of work, as the request path's
+#: ``PERSONALIZE_REDIS_TIMEOUT`` (50 ms) would when the machine is loaded.
+_WRITE_TIMEOUT: Final = 30.0
 
 READ_SCRIPT: Final = """
 local version = redis.call('GET', KEYS[1])
@@ -191,27 +196,53 @@ class RedisModelStore(ModelStore):
                 found[row_key] = row
         return found
 
+    def _bulk_client(self) -> redis.Redis:
+        """A client like the store's, with the patient timeout of a batch job."""
+        pool = self.client.connection_pool
+        kwargs = {
+            **pool.connection_kwargs,
+            "socket_timeout": _WRITE_TIMEOUT,
+            "socket_connect_timeout": _WRITE_TIMEOUT,
+        }
+        return redis.Redis(
+            connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+        )
+
     def write(self, model_id: int, rows: Iterable[tuple[str, str, str]]) -> int:
         version = str(model_id)
-        client = self.client
+        client = self._bulk_client()
         stale = [self.table_key(version, table) for table in TABLES]
-        if stale:
-            client.delete(*stale)  # a half-written earlier attempt with this id
-        count = 0
-        for batch in _batches(rows, _WRITE_BATCH):
-            pipe = client.pipeline(transaction=False)
-            per_table: dict[str, dict[str, str]] = {}
-            for table, key, value in batch:
-                per_table.setdefault(table, {})[key] = value
-            for table, mapping in per_table.items():
-                pipe.hset(self.table_key(version, table), mapping=mapping)
-            pipe.execute()
-            count += len(batch)
-        previous: Any = client.getset(self.active_key, version)
-        if previous and previous != version:
-            # The read script resolves the pointer and its rows atomically, so the old
-            # version can go at once.
-            client.unlink(*[self.table_key(str(previous), table) for table in TABLES])
+        try:
+            try:
+                client.delete(*stale)  # a half-written earlier attempt with this id
+                count = 0
+                for batch in _batches(rows, _WRITE_BATCH):
+                    pipe = client.pipeline(transaction=False)
+                    per_table: dict[str, dict[str, str]] = {}
+                    for table, key, value in batch:
+                        per_table.setdefault(table, {})[key] = value
+                    for table, mapping in per_table.items():
+                        pipe.hset(self.table_key(version, table), mapping=mapping)
+                    pipe.execute()
+                    count += len(batch)
+            except redis.RedisError:
+                # The next attempt trains under a new id: leave no orphaned half model.
+                with contextlib.suppress(redis.RedisError):
+                    client.unlink(*stale)
+                raise
+            client.set(self.active_key, version)
+            # The read script resolves the pointer and its rows atomically, so every other
+            # version can go at once: the previous model, and any a killed run left behind.
+            keep = self.base + version + ":"
+            old = [
+                key
+                for key in client.scan_iter(match=self.base + "*:*", count=1000)
+                if not str(key).startswith(keep)
+            ]
+            if old:
+                client.unlink(*old)
+        finally:
+            client.connection_pool.disconnect()
         return count
 
     def clear(self) -> None:

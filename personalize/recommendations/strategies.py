@@ -19,8 +19,8 @@ from datetime import timedelta
 from typing import ClassVar, Final
 
 from personalize.recommendations.scoring import (
+    _category_multipliers,
     cart_cross_sell,
-    personalised,
     recency_weighted,
     score_neighbours,
 )
@@ -193,6 +193,8 @@ class Personalised(Strategy):
     categories; a visitor without history (cold start) gets trending products."""
 
     name = "personalised"
+    #: How much the favourite category can lift a product's score (x 1.5 at most).
+    category_boost: ClassVar[float] = 0.5
 
     def _history(self, ctx: Context) -> list[tuple[str, float]]:
         return list(ctx.history[: ctx.history_items])
@@ -203,37 +205,34 @@ class Personalised(Strategy):
             return Trending().keys(ctx)
         return [("similar", item) for item, _ in history]
 
-    def rank(self, ctx: Context, rows: Rows) -> list[str]:
+    def scored(self, ctx: Context, rows: Rows) -> list[tuple[str, float]]:
+        """Candidates and scores: the sum over the history of recency weight x similarity
+        (the history itself left out). Cold start: trending, unscored (0.0)."""
         history = self._history(ctx)
         if not history:
-            return Trending().rank(ctx, rows)
+            return [(item, 0.0) for item in Trending().rank(ctx, rows)]
         weighted = recency_weighted(history, ctx.now, half_life=ctx.history_half_life)
         table = {item: rows[("similar", item)] for item, _ in history if ("similar", item) in rows}
-        return personalised(weighted, table, limit=200)
+        return score_neighbours(weighted, table, exclude={item for item, _ in history}, limit=200)
+
+    def rank(self, ctx: Context, rows: Rows) -> list[str]:
+        return [item for item, _ in self.scored(ctx, rows)]
 
     def boost(
-        self, ctx: Context, rows: Rows, ranked: Sequence[str], categories: Mapping[str, str]
+        self, ctx: Context, scored: Sequence[tuple[str, float]], categories: Mapping[str, str]
     ) -> list[str]:
-        """Re-rank ``ranked`` with the category boost, once serving has loaded the products
-        and so knows their ``categories``: a score is multiplied by
-        ``1 + 0.5 * affinity / max(affinity)`` of its category. Cold-start (trending)
-        results are left alone."""
-        history = self._history(ctx)
-        if not ctx.affinity or not history:
-            return list(ranked)
-        weighted = recency_weighted(history, ctx.now, half_life=ctx.history_half_life)
-        table = {item: rows[("similar", item)] for item, _ in history if ("similar", item) in rows}
-        wanted = set(ranked)
-        boosted = personalised(
-            weighted,
-            table,
-            limit=200,
-            item_categories=categories,
-            category_affinity=ctx.affinity,
-        )
-        order = [item for item in boosted if item in wanted]
-        seen = set(order)
-        return order + [item for item in ranked if item not in seen]
+        """Re-rank ``scored`` once serving knows the candidates' ``categories`` (from the
+        products it loaded): each score is multiplied by
+        ``1 + category_boost * affinity / max(affinity)`` of the product's category.
+        Equal scores keep their order; cold-start (trending) results are left alone."""
+        multipliers = _category_multipliers(ctx.affinity, self.category_boost)
+        if not multipliers or not ctx.history:
+            return [item for item, _ in scored]
+        rescored = [
+            (item, score * multipliers.get(categories.get(item, ""), 1.0)) for item, score in scored
+        ]
+        rescored.sort(key=lambda pair: pair[1], reverse=True)  # stable
+        return [item for item, _ in rescored]
 
 
 class CartCrossSell(Strategy):

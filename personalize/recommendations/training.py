@@ -147,7 +147,6 @@ def train(
     ``progress(label, total)`` returns a callable advanced by amounts (see
     ``personalize.management.progress.Progress``).
     """
-    from personalize.models import Event as LoggedEvent
     from personalize.models import TrainedModel
 
     step = progress or _no_progress
@@ -158,6 +157,29 @@ def train(
     store = store or model_store()
     started = time.perf_counter()
     model = TrainedModel.objects.using(settings.DATABASE_ALIAS).create(k=k, storage=store.name)
+    try:
+        return _train(model, k, now, catalogue, store, step, started)
+    except BaseException:
+        # A failed or interrupted run leaves no trace but its log line: the live model
+        # stays as it was, and the history shows only runs that were swapped in.
+        TrainedModel.objects.using(settings.DATABASE_ALIAS).filter(
+            pk=model.pk, is_active=False
+        ).delete()
+        raise
+
+
+def _train(
+    model: Any,
+    k: int,
+    now: datetime,
+    catalogue: BaseCatalogue | None,
+    store: ModelStore,
+    step: Step,
+    started: float,
+) -> TrainingReport:
+    from personalize.models import Event as LoggedEvent
+    from personalize.models import TrainedModel
+
     report = TrainingReport(model_id=model.pk, storage=store.name, k=k)
 
     def timed(name: str, began: float) -> None:
@@ -167,12 +189,13 @@ def train(
     catalogue = catalogue or get_catalogue()
     categories: dict[str, str] = {}
     created: dict[str, float] = {}
-    for item in catalogue.all_items():
-        if item.category:
-            categories[item.id] = item.category
-        if item.created_at is not None:
-            created[item.id] = item.created_at.timestamp()
-    report.catalogue_items = len(categories.keys() | created.keys())
+    report.catalogue_items = 0
+    for item_id, category, created_at in catalogue.training_facts():
+        report.catalogue_items += 1
+        if category:
+            categories[item_id] = category
+        if isinstance(created_at, datetime):
+            created[item_id] = created_at.timestamp()
     timed("catalogue", began)
 
     began = time.perf_counter()
