@@ -204,9 +204,10 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
             _variant(
                 "a",
                 title="Running low?",
-                body="<p>It has been {{ days_since_last_order }} days since your last order. "
-                "Reorder your favourites in two clicks.</p>",
-                cta_label="Reorder",
+                body="<p>It has been {{ days_since_last_order }} days since your last order: "
+                "time to restock?</p>",
+                products="replenish",
+                cta_label="See your orders",
                 cta_url="/account/orders/",
             )
         ],
@@ -288,6 +289,16 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
 # One widget per slot the demo's templates place with {% recommendations "<slot>" %};
 # "rules" give a segment another strategy and/or title.
 DEMO_WIDGETS: list[dict[str, Any]] = [
+    {
+        # Shown inside the "Time to restock" slide-in (its variant's Products field).
+        "slot": "replenish",
+        "name": "Restock slide-in: your usual",
+        "title": "Your usual",
+        "strategy": Strategy.BUY_AGAIN,
+        "fallback": "",
+        "count": 3,
+        "minimum": 1,
+    },
     {
         "slot": "home",
         "name": "Home: recommended for you",

@@ -748,3 +748,37 @@ def test_trained_models_are_listed_read_only(admin_client: Client, trained: Trai
     assert admin_client.get(f"{MODELS_URL}add/").status_code == 403
     assert admin_client.post(f"{MODELS_URL}{trained.pk}/delete/").status_code == 403
     assert TrainedModel.objects.filter(pk=trained.pk).exists()
+
+
+@pytest.mark.django_db
+def test_buy_again_cannot_leave_out_what_was_bought() -> None:
+    from django.core.exceptions import ValidationError
+
+    from personalize.models import Widget
+
+    widget = Widget(
+        slot="usual",
+        name="Usual",
+        title="Your usual",
+        strategy="buy_again",
+        fallback="",
+        exclude_purchased=True,
+    )
+    with pytest.raises(ValidationError) as error:
+        widget.full_clean()
+    assert "exclude_purchased" in error.value.message_dict
+    assert "untick" in error.value.message_dict["exclude_purchased"][0]
+
+
+@pytest.mark.django_db
+def test_a_campaign_variant_names_an_existing_widget_slot() -> None:
+    from personalize.campaigns.forms import VariantForm
+
+    Widget.objects.create(slot="usual", name="Usual", title="Your usual", strategy="buy_again")
+    data = {"key": "a", "weight": 1, "title": "Running low?", "products": "nope"}
+    form = VariantForm(data=data)
+    assert not form.is_valid()
+    assert "No recommendation widget has the slot “nope”" in form.errors["products"][0]
+    assert "usual" in form.errors["products"][0]
+    form = VariantForm(data={**data, "products": "usual"})
+    assert form.is_valid(), form.errors

@@ -309,3 +309,39 @@ def test_widgets_on_one_page_never_repeat_a_product(catalogue: list[Product]) ->
     first, second = html.split("|")
     assert ids(first) == [catalogue[1].pk]
     assert ids(second) == [catalogue[6].pk, catalogue[11].pk]
+
+
+def test_a_campaign_shows_the_visitors_usual_products(
+    use_redis_store: BaseProfileStore, catalogue: list[Product]
+) -> None:
+    from personalize.campaigns.models import Campaign, Variant
+    from tests.test_campaigns import make
+
+    make_widget(slot="usual", strategy="buy_again", fallback="", count=3, minimum=1)
+    campaign = make("restock", kind="slot", slot_name="hero")
+    Variant.objects.filter(campaign=campaign).update(products="usual")
+    client = browser()
+    html = client.get("/shop/").content.decode()
+    assert 'data-pz-campaign="restock"' in html and "pz-products" not in html  # bought nothing
+    purchase = {
+        "order_id": "A1",
+        "value": 20.0,
+        "items": [
+            {"product_id": str(catalogue[4].pk), "price": 8.0, "quantity": 1},
+            {"product_id": str(catalogue[10].pk), "price": 14.0, "quantity": 1},
+        ],
+    }
+    visitor_id = client.cookies["pz_vid"].value.split(":")[0]
+    from personalize.profiles.base import get_store
+    from personalize.tracking.events import event_ops
+
+    store = get_store()
+    profile = store.load(visitor_id)
+    assert profile is not None
+    store.apply(visitor_id, event_ops(profile, "purchase", purchase, 1.0e9), [])
+    html = client.get("/shop/").content.decode()
+    section = html.split('class="pz-products"')[1]
+    # Bought: product 5 and 11; 11 is out of stock, so only 5 is offered again.
+    assert ids(section) == [catalogue[4].pk]
+    assert 'data-pz-widget="usual"' in section and 'data-pz-strategy="buy_again"' in section
+    assert Campaign.objects.get(slug="restock").variants.get().products == "usual"

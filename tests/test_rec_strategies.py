@@ -63,6 +63,13 @@ def test_recently_viewed_latest_first_without_the_current_product() -> None:
     assert run("recently_viewed", ctx()) == []
 
 
+def test_buy_again_latest_purchase_first_without_the_current_product() -> None:
+    purchases = [("K", NOW - 10), ("L", NOW - 86400)]
+    assert run("buy_again", ctx(purchases=purchases)) == ["K", "L"]
+    assert run("buy_again", ctx(purchases=purchases, product="K")) == ["L"]
+    assert run("buy_again", ctx()) == []
+
+
 def test_bestsellers_overall_and_in_category_topped_up() -> None:
     assert run("bestsellers", ctx()) == ["T1", "T2", "T3", "B"]
     # Without in_category the page's category is ignored.

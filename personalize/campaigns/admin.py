@@ -570,6 +570,7 @@ class VariantInline(_VariantInlineBase):
                     "body",
                     "image_url",
                     ("cta_label", "cta_url"),
+                    "products",
                     "dismiss_label",
                     ("accent_color", "background_color", "text_color"),
                 ]

@@ -586,6 +586,7 @@ class VariantForm(_VariantFormBase):
             "image_url",
             "cta_label",
             "cta_url",
+            "products",
             "dismiss_label",
             "accent_color",
             "background_color",
@@ -696,6 +697,18 @@ class VariantForm(_VariantFormBase):
         if color is None:
             raise ValidationError(f"This is not a colour the shop can use. {COLOR_FIX}")
         return color
+
+    def clean_products(self) -> str:
+        from personalize.models import Widget
+
+        slot = str(self.cleaned_data.get("products") or "").strip()
+        if slot and not Widget.objects.filter(slot=slot).exists():
+            known = ", ".join(Widget.objects.order_by("slot").values_list("slot", flat=True)[:12])
+            raise ValidationError(
+                f"No recommendation widget has the slot “{slot}”. "
+                + (f"Use one of: {known}." if known else "Create the widget first.")
+            )
+        return slot
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -236,6 +236,12 @@ class Variant(models.Model):
     accent_color = models.CharField(max_length=9, blank=True, default="#e8613c")
     background_color = models.CharField(max_length=9, blank=True, default="#ffffff")
     text_color = models.CharField(max_length=9, blank=True, default="#1f2937")
+    products = models.SlugField(
+        max_length=80,
+        blank=True,
+        help_text="Optional: the slot of a recommendation widget to show inside, e.g. "
+        "“replenish” for the visitor's usual products.",
+    )
 
     class Meta:
         ordering = ["campaign", "key"]

@@ -24,6 +24,7 @@ class CompiledVariant:
     accent_color: str
     background_color: str
     text_color: str
+    products: str = ""  # slot of a recommendation widget shown inside
 
 
 PathTest = Callable[[str], bool]
@@ -150,6 +151,7 @@ def compile_campaign(row: Any) -> CompiledCampaign:
                 accent_color=v.accent_color,
                 background_color=v.background_color,
                 text_color=v.text_color,
+                products=v.products,
             )
             for v in row.variants.all()
         ),

@@ -162,9 +162,20 @@ def placement_context(
             "countdown": countdown_end(placement, visitor),
             "theme": theme,
             "theme_class": f"pz-theme-{campaign.slug}-{variant.key}",
+            "products": _products(request, variant.products),
         }
     )
     return context
+
+
+def _products(request: HttpRequest, slot: str) -> str:
+    """The recommendation widget a variant shows inside, or ``""`` (nothing to show)."""
+    if not slot:
+        return ""
+    from personalize.recommendations.rendering import render_recommendations
+    from personalize.recommendations.serving import recommend
+
+    return render_recommendations(request, recommend(request, slot))
 
 
 def render_placement(

@@ -157,6 +157,11 @@ STRATEGY_GUIDE: Final[dict[str, StrategyGuide]] = {
         "shopper's favourite ones.",
         "Home page, category pages.",
     ),
+    Strategy.BUY_AGAIN: StrategyGuide(
+        "What this shopper bought before, latest first (needs no training).",
+        "Inside a replenishment popup or slide-in, account pages, the home page for "
+        "returning customers.",
+    ),
 }
 
 
@@ -182,6 +187,7 @@ SHORT_LABELS: Final[dict[str, str]] = {
     Strategy.SIMILAR: "Similar items",
     Strategy.CART_CROSS_SELL: "Cart cross-sell",
     Strategy.NEW_ARRIVALS: "New arrivals",
+    Strategy.BUY_AGAIN: "Buy again",
 }
 
 

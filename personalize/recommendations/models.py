@@ -19,6 +19,7 @@ class Strategy(models.TextChoices):
     SIMILAR = "similar", "Similar items"
     CART_CROSS_SELL = "cart_cross_sell", "Cart cross-sell (bought with the cart's items)"
     NEW_ARRIVALS = "new_arrivals", "New arrivals"
+    BUY_AGAIN = "buy_again", "Buy again (the visitor's past purchases)"
 
 
 class Widget(models.Model):
@@ -95,6 +96,11 @@ class Widget(models.Model):
             )
         if self.fallback and self.fallback == self.strategy:
             errors["fallback"] = "Pick a different fallback strategy, or none."
+        if self.exclude_purchased and Strategy.BUY_AGAIN in (self.strategy, self.fallback):
+            errors["exclude_purchased"] = (
+                "“Buy again” shows what the visitor already bought: untick “already bought”, "
+                "or choose another strategy."
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -172,6 +172,7 @@ def build_context(
         history=history,
         cart=list(profile.cart),
         purchased=frozenset(profile.purchased_products),
+        purchases=sorted(profile.purchased_products.items(), key=lambda kv: (-kv[1], kv[0])),
         affinity=profile.affinity(now, settings.AFFINITY_HALF_LIFE_DAYS),
         in_category=in_category,
         history_items=settings.RECS_HISTORY_ITEMS,

@@ -40,6 +40,7 @@ class Context:
     product: str | None = None
     category: str | None = None  # the current product's or page's category
     history: Sequence[tuple[str, float]] = ()  # (product id, viewed at), most recent first
+    purchases: Sequence[tuple[str, float]] = ()  # (product id, bought at), most recent first
     cart: Sequence[str] = ()
     purchased: frozenset[str] = frozenset()
     affinity: Mapping[str, float] = field(default_factory=dict)  # category -> score, best first
@@ -91,6 +92,15 @@ class RecentlyViewed(Strategy):
 
     def rank(self, ctx: Context, rows: Rows) -> list[str]:
         return [item for item, _ in ctx.history if item != ctx.product]
+
+
+class BuyAgain(Strategy):
+    """What the visitor bought before, latest first: reorders of food, litter, treats."""
+
+    name = "buy_again"
+
+    def rank(self, ctx: Context, rows: Rows) -> list[str]:
+        return [item for item, _ in ctx.purchases if item != ctx.product]
 
 
 class _Ranking(Strategy):
@@ -260,6 +270,7 @@ STRATEGIES: Final[dict[str, Strategy]] = {
         Similar(),
         CartCrossSell(),
         NewArrivals(),
+        BuyAgain(),
     )
 }
 
