@@ -35,6 +35,7 @@ from personalize.campaigns.registry import get_campaign_registry
 from personalize.models import ConfigVersion, Segment
 from personalize.stats import compare_proportions, wilson_interval
 from personalize.tracking.history import HistoricalEvent, import_history
+from tests.pages import plain, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -50,17 +51,6 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def text_of(response: Any) -> str:
-    """The response body with HTML entities decoded, for matching messages."""
-    body: str = response.content.decode()
-    return html.unescape(body).replace("\xa0", " ")
-
-
-def plain(response: Any) -> str:
-    """The response body without tags, for matching sentences that contain markup."""
-    return re.sub(r"\s+", " ", re.sub(r"</?[a-zA-Z!][^>]*>", " ", text_of(response)))
 
 
 def version() -> int:

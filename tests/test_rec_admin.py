@@ -23,6 +23,7 @@ from personalize.recommendations.models import Strategy
 from personalize.recommendations.training import train
 from personalize.tracking.history import HistoricalEvent, import_history
 from shop_demo.models import Category, Product
+from tests.pages import plain, text_of
 
 pytestmark = pytest.mark.django_db
 DATABASES = ["default", "postgres"] if "postgres" in django_settings.DATABASES else ["default"]
@@ -38,16 +39,6 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def text_of(response: Any) -> str:
-    body: str = response.content.decode()
-    return html.unescape(body).replace("\xa0", " ")
-
-
-def plain(response: Any) -> str:
-    """The response body without tags, for matching sentences that contain markup."""
-    return re.sub(r"\s+", " ", re.sub(r"</?[a-zA-Z!][^>]*>", " ", text_of(response)))
 
 
 def form_errors(response: Any) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +19,7 @@ from personalize.models import ConfigVersion, RFMReport, Segment, SegmentMember
 from personalize.profiles.base import StoreUnavailable
 from personalize.segments import csv_import
 from personalize.tracking.history import HistoricalEvent, import_history
+from tests.pages import plain, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -37,17 +36,6 @@ def change_url(segment: Segment) -> str:
 
 def page_url(segment: Segment, suffix: str) -> str:
     return f"{LIST_URL}{segment.pk}/{suffix}"
-
-
-def text_of(response: Any) -> str:
-    """The response body with HTML entities decoded, for matching messages."""
-    body: str = response.content.decode()
-    return html.unescape(body).replace("\xa0", " ")
-
-
-def plain(response: Any) -> str:
-    """The response body without tags, for matching sentences that contain markup."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text_of(response)))
 
 
 def version() -> int:

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -25,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from personalize import configuration
+from personalize.admin_pages import page_context, page_object
 from personalize.campaigns import coupons
 from personalize.campaigns.forms import (
     CampaignForm,
@@ -892,28 +891,12 @@ class CampaignAdmin(_CampaignAdminBase):
         return reverse(route, args=[campaign.pk])
 
     def _campaign(self, request: HttpRequest, object_id: str, *, change: bool = False) -> Campaign:
-        campaign = self.get_object(request, unquote(object_id))
-        if campaign is None:
-            raise Http404("No campaign with this id.")
-        allowed = (
-            self.has_change_permission(request, campaign)
-            if change
-            else self.has_view_or_change_permission(request, campaign)
-        )
-        if not allowed:
-            raise PermissionDenied
-        return campaign
+        return page_object(self, request, object_id, change=change)
 
     def _context(self, request: HttpRequest, campaign: Campaign, title: str) -> dict[str, Any]:
         return {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
+            **page_context(self, request, campaign, title),
             "campaign": campaign,
-            "original": campaign,
-            "title": title,
-            "subtitle": campaign.name,
-            "has_change_permission": self.has_change_permission(request, campaign),
-            "has_view_permission": self.has_view_or_change_permission(request, campaign),
             "results_url": self._url("results", campaign),
             "preview_url": self._url("preview", campaign),
             "coupons_url": self._url("coupons", campaign),

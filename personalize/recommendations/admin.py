@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -30,6 +29,7 @@ from django.utils.text import slugify
 from django.utils.timesince import timesince
 
 from personalize import configuration
+from personalize.admin_pages import page_context, page_object
 from personalize.attributes import attributes_for_profile
 from personalize.conf import settings
 from personalize.models import Event, Segment
@@ -641,23 +641,12 @@ class WidgetAdmin(_WidgetAdminBase):
         return reverse(route, args=[widget.pk])
 
     def _widget(self, request: HttpRequest, object_id: str) -> Widget:
-        widget = self.get_object(request, unquote(object_id))
-        if widget is None:
-            raise Http404("No recommendation widget with this id.")
-        if not self.has_view_or_change_permission(request, widget):
-            raise PermissionDenied
-        return widget
+        return page_object(self, request, object_id)
 
     def _context(self, request: HttpRequest, widget: Widget, title: str) -> dict[str, Any]:
         return {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
+            **page_context(self, request, widget, title),
             "widget": widget,
-            "original": widget,
-            "title": title,
-            "subtitle": widget.name,
-            "has_change_permission": self.has_change_permission(request, widget),
-            "has_view_permission": self.has_view_or_change_permission(request, widget),
             "preview_url": self._url("preview", widget),
             "results_url": self._url("results", widget),
         }

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.humanize.templatetags.humanize import naturaltime
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections, transaction
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -24,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from personalize import configuration
+from personalize.admin_pages import page_context, page_object
 from personalize.attributes import attributes_for_profile
 from personalize.conditions import validate_condition
 from personalize.conf import settings
@@ -284,29 +283,10 @@ class SegmentAdmin(_SegmentAdminBase):
         ]
 
     def _segment(self, request: HttpRequest, object_id: str, *, change: bool = False) -> Segment:
-        segment = self.get_object(request, unquote(object_id))
-        if segment is None:
-            raise Http404("No segment with this id.")
-        allowed = (
-            self.has_change_permission(request, segment)
-            if change
-            else self.has_view_or_change_permission(request, segment)
-        )
-        if not allowed:
-            raise PermissionDenied
-        return segment
+        return page_object(self, request, object_id, change=change)
 
     def _context(self, request: HttpRequest, segment: Segment, title: str) -> dict[str, Any]:
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "segment": segment,
-            "original": segment,
-            "title": title,
-            "subtitle": segment.name,
-            "has_change_permission": self.has_change_permission(request, segment),
-            "has_view_permission": self.has_view_or_change_permission(request, segment),
-        }
+        return {**page_context(self, request, segment, title), "segment": segment}
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Read-only: would this visitor be in the segment right now, and why (not)?"""
