@@ -676,3 +676,42 @@ def test_synthetic_log_is_seeded_and_has_cluster_structure() -> None:
     assert len(generate(300, 200, seed=5, max_events=100)) == 100
     with pytest.raises(ValueError, match="at least"):
         generate(0, 10)
+
+
+def test_bought_together_per_shopper_stops_one_repeat_customer_dominating() -> None:
+    # Ann re-orders tent + heater five times; Bob and Cid each buy tent + pegs once.
+    events = [
+        Event("ann", item, NOW, "purchase", 1, f"ann{n}")
+        for n in range(5)
+        for item in ("tent", "heater")
+    ]
+    events += [
+        Event(who, item, NOW, "purchase", 1, who)
+        for who in ("bob", "cid")
+        for item in ("tent", "pegs")
+    ]
+    interactions = Interactions.from_events(events)
+    # Per order: 5 tent+heater orders beat 2 tent+pegs orders.
+    assert bought_together(interactions, normalisation="count")["tent"].items[0] == "heater"
+    per_shopper = bought_together(interactions, normalisation="count", per_shopper=True)
+    assert per_shopper["tent"].items == ("pegs", "heater")
+    assert list(per_shopper["tent"].scores) == [2.0, 1.0]
+    # Cosine per shopper: pegs 2 / sqrt(3 * 2), heater 1 / sqrt(3 * 1).
+    cosine = bought_together(interactions, per_shopper=True)
+    np.testing.assert_allclose(cosine["tent"].scores, [2 / math.sqrt(6), 1 / math.sqrt(3)], 1e-6)
+    assert cosine["heater"].items == ("tent",)
+
+
+def test_per_shopper_counts_match_the_basket_counts_when_nobody_repeats() -> None:
+    events = [
+        Event(f"s{n}", item, NOW, "purchase", 1, f"o{n}")
+        for n, basket in enumerate([("A", "B"), ("A", "B", "C"), ("B", "C"), ("A",)])
+        for item in basket
+    ]
+    interactions = Interactions.from_events(events)
+    for normalisation in ("count", "cosine", "jaccard", "lift"):
+        a = bought_together(interactions, normalisation=normalisation)  # type: ignore[arg-type]
+        b = bought_together(interactions, normalisation=normalisation, per_shopper=True)  # type: ignore[arg-type]
+        for item in ("A", "B", "C"):
+            assert a[item].items == b[item].items, normalisation
+            np.testing.assert_allclose(a[item].scores, b[item].scores, 1e-6)

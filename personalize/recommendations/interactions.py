@@ -227,6 +227,13 @@ class Interactions:
             (self.n_users, self.n_items),
         )
 
+    def group_users(self) -> npt.NDArray[np.int64]:
+        """Per group (visit or order): the index of the user it belongs to."""
+        owners = np.full(self.n_groups, -1, dtype=np.int64)
+        mask = self.groups >= 0
+        owners[self.groups[mask]] = self.users[mask]
+        return owners
+
     def baskets(self, kinds: Collection[str]) -> Any:
         """The groups x items binary ``csr_array``: 1 where the group holds the item.
 

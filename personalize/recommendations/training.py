@@ -222,7 +222,7 @@ def _train(
     algorithms: list[tuple[str, Callable[[], NeighbourTable]]] = [
         ("similar", lambda: similar_items(interactions, k=k)),
         ("viewed", lambda: viewed_together(interactions, k=k, kinds=("view", "cart"))),
-        ("bought", lambda: bought_together(interactions, k=k)),
+        ("bought", lambda: bought_together(interactions, k=k, per_shopper=True)),
     ]
     advance = step("Training", len(algorithms) + 3)
     for name, algorithm in algorithms:
