@@ -159,3 +159,22 @@ def _staff(transactional_db: None) -> None:
     from django.contrib.auth.models import User
 
     User.objects.create_superuser("root", "root@example.com", "pass-for-tests")
+
+
+def test_lazy_category_widget_loads_with_htmx_under_the_csp(
+    page: Any, live_server: Any, shop: dict[str, Product]
+) -> None:
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(live_server.url + "/c/cat-toys/")
+    widget = page.locator('[data-pz-widget="category"]')
+    widget.wait_for()  # swapped in by htmx after the page loaded
+    assert page.locator(".pz-recs-lazy").count() == 0
+    assert widget.locator("h2").inner_text() == "Inspired by your browsing"
+    assert widget.locator("[data-pz-item]").count() >= 2
+    widget.scroll_into_view_if_needed()
+    view = wait_for_event("rec_view", widget="category")
+    assert view.props["path"] == "/c/cat-toys/"
+    page.screenshot(path="test-artifacts/recs-category-lazy.png", full_page=True)
+    assert problems == [], problems
