@@ -182,10 +182,18 @@ def test_purge_enforces_retention() -> None:
             HistoricalEvent(fresh, "page_view", datetime.now(tz=UTC) - timedelta(days=2)),
         ]
     )
+    from personalize.models import TrainedModel
+
+    long_ago = datetime.now(tz=UTC) - timedelta(days=400)
+    stale, live_but_old = TrainedModel.objects.create(), TrainedModel.objects.create(is_active=True)
+    TrainedModel.objects.filter(pk__in=[stale.pk, live_but_old.pk]).update(created_at=long_ago)
+    recent = TrainedModel.objects.create()
     out = StringIO()
     call_command("personalize_purge", "--dry-run", stdout=out)
-    assert "Would delete 1 profiles and 1 events" in out.getvalue()
+    assert "Would delete 1 profiles, 1 events and 1 past training records" in out.getvalue()
     assert VisitorProfile.objects.count() == 2
     call_command("personalize_purge", stdout=out)
     assert list(VisitorProfile.objects.values_list("pk", flat=True)) == [fresh]
     assert Event.objects.count() == 1
+    # The live model stays whatever its age; so do recent records.
+    assert set(TrainedModel.objects.values_list("pk", flat=True)) == {live_but_old.pk, recent.pk}

@@ -9,13 +9,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from personalize.conf import settings
-from personalize.models import Event, VisitorProfile
+from personalize.models import Event, TrainedModel, VisitorProfile
 
 
 class Command(BaseCommand):
     help = (
-        "Delete visitor profiles not seen for PERSONALIZE_RETENTION_DAYS and events older "
-        "than that. (The Redis store expires profiles by itself with a TTL.) Run it daily."
+        "Delete visitor profiles not seen for PERSONALIZE_RETENTION_DAYS, events and "
+        "records of past recommendation trainings older than that (never the live model). "
+        "(The Redis store expires profiles by itself with a TTL.) Run it daily."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,11 +32,16 @@ class Command(BaseCommand):
         events = Event.objects.using(using).filter(
             occurred_at__lt=datetime.now(tz=UTC) - timedelta(days=days)
         )
-        counts = (profiles.count(), events.count())
+        trainings = TrainedModel.objects.using(using).filter(
+            is_active=False, created_at__lt=datetime.now(tz=UTC) - timedelta(days=days)
+        )
+        counts = (profiles.count(), events.count(), trainings.count())
         if not options["dry_run"]:
             profiles.delete()
             events.delete()
+            trainings.delete()
         verb = "Would delete" if options["dry_run"] else "Deleted"
         self.stdout.write(
-            f"{verb} {counts[0]} profiles and {counts[1]} events older than {days} days."
+            f"{verb} {counts[0]} profiles, {counts[1]} events and {counts[2]} past training "
+            f"records older than {days} days."
         )
