@@ -313,3 +313,20 @@ def test_orphans_of_a_killed_run_are_removed_by_the_next_swap(
     assert {key.split(":")[-2] for key in keys if not key.endswith("active")} == {
         str(report.model_id)
     }
+
+
+def test_overlong_keys_are_skipped_not_fatal(
+    store: BaseProfileStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    models = model_store()
+    model = TrainedModel.objects.using(settings.DATABASE_ALIAS).create()
+    long_key = "c" * 200
+    rows = [
+        ("bestsellers", long_key, pack_row(["1"], [1.0])),
+        ("bestsellers", "", pack_row(["2"], [2.0])),
+    ]
+    models.write(model.pk, iter(rows))
+    assert models.read([("bestsellers", "")])[("bestsellers", "")][0] == ["2"]
+    if isinstance(models, DatabaseModelStore):
+        assert models.read([("bestsellers", long_key)]) == {}
+        assert "Skipped 1 recommendation rows" in caplog.text

@@ -139,7 +139,17 @@ class DatabaseModelStore(ModelStore):
 
         manager = TrainedRow.objects.using(self.using)
         count = 0
-        for batch in _batches(rows, _WRITE_BATCH):
+        limit = TrainedRow._meta.get_field("key").max_length or 80
+        too_long: list[str] = []
+
+        def fitting() -> Iterator[tuple[str, str, str]]:
+            for row in rows:
+                if len(row[1]) > limit:
+                    too_long.append(row[1])  # a category slug longer than any id we log
+                    continue
+                yield row
+
+        for batch in _batches(fitting(), _WRITE_BATCH):
             manager.bulk_create(
                 [TrainedRow(model_id=model_id, table=t, key=k, value=v) for t, k, v in batch]
             )
@@ -151,6 +161,13 @@ class DatabaseModelStore(ModelStore):
         # Old rows go after the swap: readers of the old model have finished by then or
         # see the new one. Model records stay, for the training history in the admin.
         manager.exclude(model_id=model_id).delete()
+        if too_long:
+            logger.warning(
+                "Skipped %d recommendation rows whose key is over %d characters, e.g. %.100r",
+                len(too_long),
+                limit,
+                too_long[0],
+            )
         return count
 
     def clear(self) -> None:
