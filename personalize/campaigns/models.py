@@ -237,7 +237,7 @@ class Variant(models.Model):
     background_color = models.CharField(max_length=9, blank=True, default="#ffffff")
     text_color = models.CharField(max_length=9, blank=True, default="#1f2937")
     products = models.SlugField(
-        max_length=80,
+        max_length=64,
         blank=True,
         help_text="Optional: the slot of a recommendation widget to show inside, e.g. "
         "“replenish” for the visitor's usual products.",

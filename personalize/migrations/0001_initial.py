@@ -4,44 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=32, unique=True)),
-                ('visitor_id', models.CharField(db_index=True, max_length=32)),
-                ('user_id', models.CharField(blank=True, default='', max_length=64)),
-                ('name', models.CharField(db_index=True, max_length=32)),
-                ('props', models.JSONField(blank=True, default=dict)),
-                ('visit', models.PositiveIntegerField(default=0)),
-                ('occurred_at', models.DateTimeField(db_index=True)),
-                ('logged_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=32, unique=True)),
+                ("visitor_id", models.CharField(db_index=True, max_length=32)),
+                ("user_id", models.CharField(blank=True, default="", max_length=64)),
+                ("name", models.CharField(db_index=True, max_length=32)),
+                ("props", models.JSONField(blank=True, default=dict)),
+                ("visit", models.PositiveIntegerField(default=0)),
+                ("occurred_at", models.DateTimeField(db_index=True)),
+                ("logged_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['name', 'occurred_at'], name='personalize_event_name_at')],
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["name", "occurred_at"], name="personalize_event_name_at")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='VisitorProfile',
+            name="VisitorProfile",
             fields=[
-                ('visitor_id', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('user_id', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('email', models.CharField(blank=True, db_index=True, default='', max_length=320)),
-                ('last_seen', models.FloatField(db_index=True, default=0.0)),
-                ('data', models.JSONField(default=dict)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("visitor_id", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("user_id", models.CharField(blank=True, db_index=True, default="", max_length=64)),
+                ("email", models.CharField(blank=True, db_index=True, default="", max_length=320)),
+                ("last_seen", models.FloatField(db_index=True, default=0.0)),
+                ("data", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'visitor profile',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('user_id', ''), _negated=True), fields=('user_id',), name='personalize_profile_unique_user')],
+                "verbose_name": "visitor profile",
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("user_id", ""), _negated=True),
+                        fields=("user_id",),
+                        name="personalize_profile_unique_user",
+                    )
+                ],
             },
         ),
     ]

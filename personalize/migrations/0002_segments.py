@@ -5,52 +5,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('personalize', '0001_initial'),
+        ("personalize", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConfigVersion',
+            name="ConfigVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('slug', models.SlugField(help_text='Used in templates: {% ifsegment "slug" %}.', max_length=80, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('condition', models.JSONField(blank=True, default=dict, help_text='Condition document, e.g. {"visit_count": {"$gte": 2}}. Use the rule builder or edit the JSON.')),
-                ('builtin', models.BooleanField(default=False, editable=False, help_text='Shipped with personalize; editable, not deletable.')),
-                ('position', models.PositiveIntegerField(default=100, help_text="Segments are evaluated in this order; a condition can test segments matched earlier via the 'segments' attribute.")),
-                ('estimated_size', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('estimated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('estimated_population', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text='Used in templates: {% ifsegment "slug" %}.',
+                        max_length=80,
+                        unique=True,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "condition",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Condition document, e.g. {"visit_count": {"$gte": 2}}. Use the rule builder or edit the JSON.',
+                    ),
+                ),
+                (
+                    "builtin",
+                    models.BooleanField(
+                        default=False,
+                        editable=False,
+                        help_text="Shipped with personalize; editable, not deletable.",
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="Segments are evaluated in this order; a condition can test segments matched earlier via the 'segments' attribute.",
+                    ),
+                ),
+                (
+                    "estimated_size",
+                    models.PositiveIntegerField(blank=True, editable=False, null=True),
+                ),
+                ("estimated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "estimated_population",
+                    models.PositiveIntegerField(blank=True, editable=False, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['position', 'name'],
+                "ordering": ["position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='SegmentMember',
+            name="SegmentMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('visitor', 'Visitor id'), ('user', 'User id'), ('email', 'Email')], max_length=10)),
-                ('value', models.CharField(max_length=320)),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('segment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='personalize.segment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("visitor", "Visitor id"),
+                            ("user", "User id"),
+                            ("email", "Email"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("value", models.CharField(max_length=320)),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="personalize.segment",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('segment', 'kind', 'value'), name='personalize_member_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("segment", "kind", "value"), name="personalize_member_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -8,8 +8,9 @@ from django.db import migrations
 def create_builtin_segments(apps: Any, schema_editor: Any) -> None:
     from personalize.segments.builtin import install_builtin_segments
 
-    install_builtin_segments(apps.get_model("personalize", "Segment"),
-                             schema_editor.connection.alias)
+    install_builtin_segments(
+        apps.get_model("personalize", "Segment"), schema_editor.connection.alias
+    )
 
 
 def remove_builtin_segments(apps: Any, schema_editor: Any) -> None:

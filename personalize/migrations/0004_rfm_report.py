@@ -4,26 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('personalize', '0003_builtin_segments'),
+        ("personalize", "0003_builtin_segments"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RFMReport',
+            name="RFMReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateTimeField()),
-                ('customers', models.PositiveIntegerField()),
-                ('grid', models.JSONField(default=dict, help_text='"r,f" -> number of customers')),
-                ('segments', models.JSONField(default=dict, help_text='segment slug -> number of customers')),
-                ('duration_seconds', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateTimeField()),
+                ("customers", models.PositiveIntegerField()),
+                ("grid", models.JSONField(default=dict, help_text='"r,f" -> number of customers')),
+                (
+                    "segments",
+                    models.JSONField(default=dict, help_text="segment slug -> number of customers"),
+                ),
+                ("duration_seconds", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'RFM report',
-                'ordering': ['-created_at'],
+                "verbose_name": "RFM report",
+                "ordering": ["-created_at"],
             },
         ),
     ]

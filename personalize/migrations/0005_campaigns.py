@@ -6,101 +6,349 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('personalize', '0004_rfm_report'),
+        ("personalize", "0004_rfm_report"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('kind', models.CharField(choices=[('popup', 'Popup (modal)'), ('bar', 'Message bar'), ('slidein', 'Slide-in'), ('slot', 'Inline content slot')], default='popup', max_length=10)),
-                ('slot_name', models.SlugField(blank=True, help_text='For inline slots: the name used in {% content_slot "name" %}.', max_length=80)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('active', 'Active'), ('paused', 'Paused'), ('archived', 'Archived')], db_index=True, default='draft', max_length=10)),
-                ('starts_at', models.DateTimeField(blank=True, null=True)),
-                ('ends_at', models.DateTimeField(blank=True, null=True)),
-                ('priority', models.IntegerField(default=0, help_text='Higher wins when several popups qualify.')),
-                ('position', models.CharField(choices=[('center', 'Centre (popups)'), ('top', 'Top (bars)'), ('bottom', 'Bottom (bars)'), ('bottom-right', 'Bottom right (slide-ins)'), ('bottom-left', 'Bottom left (slide-ins)')], default='center', max_length=12)),
-                ('include_mode', models.CharField(choices=[('any', 'in any of the segments'), ('all', 'in all of the segments')], default='any', max_length=3)),
-                ('page_rules', models.JSONField(blank=True, default=dict, help_text='{"include": [{"match": "prefix", "value": "/p/"}], "exclude": [...]}; match is equals, prefix, contains or regex. Empty include: every page.')),
-                ('devices', models.JSONField(blank=True, default=list, help_text='Any of "mobile", "tablet", "desktop" (empty: all).')),
-                ('trigger', models.CharField(choices=[('immediate', 'Immediately'), ('delay', 'After N seconds'), ('scroll', 'After scrolling N %'), ('exit', 'Exit intent (desktop)'), ('inactivity', 'After N seconds of inactivity'), ('pageview', 'On the Nth page view of the visit')], default='immediate', max_length=10)),
-                ('trigger_value', models.PositiveIntegerField(default=0, help_text='Seconds (delay, inactivity), percent (scroll) or page view number.')),
-                ('frequency', models.CharField(choices=[('every_page', 'Every page'), ('once_per_visit', 'Once per visit'), ('every_n_days', 'Once every N days'), ('once_ever', 'Once ever')], default='once_per_visit', max_length=16)),
-                ('frequency_days', models.PositiveIntegerField(default=7, validators=[django.core.validators.MinValueValidator(1)])),
-                ('stop_after_close', models.BooleanField(default=False)),
-                ('stop_after_conversion', models.BooleanField(default=True)),
-                ('max_impressions', models.PositiveIntegerField(blank=True, help_text='Per visitor (empty: no limit).', null=True)),
-                ('control_percent', models.PositiveIntegerField(default=0, help_text='Share of eligible visitors held out (shown nothing) to measure uplift.', validators=[django.core.validators.MaxValueValidator(90)])),
-                ('attribution_days', models.PositiveIntegerField(default=7, help_text='Purchases this many days after first exposure count as conversions.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(90)])),
-                ('coupon_mode', models.CharField(choices=[('none', 'No coupon'), ('fixed', 'One fixed code'), ('pool', 'Unique codes from a pool')], default='none', max_length=5)),
-                ('coupon_code', models.CharField(blank=True, max_length=40)),
-                ('countdown_mode', models.CharField(choices=[('none', 'No countdown'), ('fixed', 'Until a fixed time'), ('evergreen', 'N minutes per visitor')], default='none', max_length=10)),
-                ('countdown_ends_at', models.DateTimeField(blank=True, null=True)),
-                ('countdown_minutes', models.PositiveIntegerField(default=30)),
-                ('capture_email', models.BooleanField(default=False, help_text='Show an email form; submitting it converts.')),
-                ('capture_consent_text', models.CharField(blank=True, default='Send me offers by email. Unsubscribe any time.', max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('exclude_segments', models.ManyToManyField(blank=True, help_text='Never shown to visitors in any of these segments.', related_name='excluded_from_campaigns', to='personalize.segment')),
-                ('include_segments', models.ManyToManyField(blank=True, help_text='Shown only to visitors in these segments (empty: everyone).', related_name='included_in_campaigns', to='personalize.segment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("popup", "Popup (modal)"),
+                            ("bar", "Message bar"),
+                            ("slidein", "Slide-in"),
+                            ("slot", "Inline content slot"),
+                        ],
+                        default="popup",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "slot_name",
+                    models.SlugField(
+                        blank=True,
+                        help_text='For inline slots: the name used in {% content_slot "name" %}.',
+                        max_length=80,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("archived", "Archived"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(blank=True, null=True)),
+                ("ends_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "priority",
+                    models.IntegerField(
+                        default=0, help_text="Higher wins when several popups qualify."
+                    ),
+                ),
+                (
+                    "position",
+                    models.CharField(
+                        choices=[
+                            ("center", "Centre (popups)"),
+                            ("top", "Top (bars)"),
+                            ("bottom", "Bottom (bars)"),
+                            ("bottom-right", "Bottom right (slide-ins)"),
+                            ("bottom-left", "Bottom left (slide-ins)"),
+                        ],
+                        default="center",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "include_mode",
+                    models.CharField(
+                        choices=[
+                            ("any", "in any of the segments"),
+                            ("all", "in all of the segments"),
+                        ],
+                        default="any",
+                        max_length=3,
+                    ),
+                ),
+                (
+                    "page_rules",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='{"include": [{"match": "prefix", "value": "/p/"}], "exclude": [...]}; match is equals, prefix, contains or regex. Empty include: every page.',
+                    ),
+                ),
+                (
+                    "devices",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Any of "mobile", "tablet", "desktop" (empty: all).',
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("immediate", "Immediately"),
+                            ("delay", "After N seconds"),
+                            ("scroll", "After scrolling N %"),
+                            ("exit", "Exit intent (desktop)"),
+                            ("inactivity", "After N seconds of inactivity"),
+                            ("pageview", "On the Nth page view of the visit"),
+                        ],
+                        default="immediate",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "trigger_value",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Seconds (delay, inactivity), percent (scroll) or page view number.",
+                    ),
+                ),
+                (
+                    "frequency",
+                    models.CharField(
+                        choices=[
+                            ("every_page", "Every page"),
+                            ("once_per_visit", "Once per visit"),
+                            ("every_n_days", "Once every N days"),
+                            ("once_ever", "Once ever"),
+                        ],
+                        default="once_per_visit",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "frequency_days",
+                    models.PositiveIntegerField(
+                        default=7, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("stop_after_close", models.BooleanField(default=False)),
+                ("stop_after_conversion", models.BooleanField(default=True)),
+                (
+                    "max_impressions",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Per visitor (empty: no limit).", null=True
+                    ),
+                ),
+                (
+                    "control_percent",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Share of eligible visitors held out (shown nothing) to measure uplift.",
+                        validators=[django.core.validators.MaxValueValidator(90)],
+                    ),
+                ),
+                (
+                    "attribution_days",
+                    models.PositiveIntegerField(
+                        default=7,
+                        help_text="Purchases this many days after first exposure count as conversions.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                    ),
+                ),
+                (
+                    "coupon_mode",
+                    models.CharField(
+                        choices=[
+                            ("none", "No coupon"),
+                            ("fixed", "One fixed code"),
+                            ("pool", "Unique codes from a pool"),
+                        ],
+                        default="none",
+                        max_length=5,
+                    ),
+                ),
+                ("coupon_code", models.CharField(blank=True, max_length=40)),
+                (
+                    "countdown_mode",
+                    models.CharField(
+                        choices=[
+                            ("none", "No countdown"),
+                            ("fixed", "Until a fixed time"),
+                            ("evergreen", "N minutes per visitor"),
+                        ],
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                ("countdown_ends_at", models.DateTimeField(blank=True, null=True)),
+                ("countdown_minutes", models.PositiveIntegerField(default=30)),
+                (
+                    "capture_email",
+                    models.BooleanField(
+                        default=False, help_text="Show an email form; submitting it converts."
+                    ),
+                ),
+                (
+                    "capture_consent_text",
+                    models.CharField(
+                        blank=True,
+                        default="Send me offers by email. Unsubscribe any time.",
+                        max_length=300,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "exclude_segments",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Never shown to visitors in any of these segments.",
+                        related_name="excluded_from_campaigns",
+                        to="personalize.segment",
+                    ),
+                ),
+                (
+                    "include_segments",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Shown only to visitors in these segments (empty: everyone).",
+                        related_name="included_in_campaigns",
+                        to="personalize.segment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-priority', 'name'],
+                "ordering": ["-priority", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=320)),
-                ('consent', models.BooleanField(default=False)),
-                ('variant', models.CharField(blank=True, max_length=20)),
-                ('visitor_id', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='personalize.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=320)),
+                ("consent", models.BooleanField(default=False)),
+                ("variant", models.CharField(blank=True, max_length=20)),
+                ("visitor_id", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="leads",
+                        to="personalize.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CouponCode',
+            name="CouponCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40)),
-                ('visitor_id', models.CharField(blank=True, db_index=True, default='', max_length=32)),
-                ('assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='coupons', to='personalize.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40)),
+                (
+                    "visitor_id",
+                    models.CharField(blank=True, db_index=True, default="", max_length=32),
+                ),
+                ("assigned_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="coupons",
+                        to="personalize.campaign",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'code'), name='personalize_coupon_code')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "code"), name="personalize_coupon_code"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Variant',
+            name="Variant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(help_text='Short id reported in events, e.g. "a".', max_length=20)),
-                ('weight', models.PositiveIntegerField(default=1, help_text='Relative share of traffic.')),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('body', models.TextField(blank=True, help_text='Rich text; unsafe HTML is removed on save.')),
-                ('image_url', models.CharField(blank=True, max_length=500)),
-                ('cta_label', models.CharField(blank=True, max_length=80)),
-                ('cta_url', models.CharField(blank=True, max_length=500)),
-                ('dismiss_label', models.CharField(blank=True, default='No thanks', max_length=80)),
-                ('accent_color', models.CharField(blank=True, default='#e8613c', max_length=9)),
-                ('background_color', models.CharField(blank=True, default='#ffffff', max_length=9)),
-                ('text_color', models.CharField(blank=True, default='#1f2937', max_length=9)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variants', to='personalize.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.SlugField(
+                        help_text='Short id reported in events, e.g. "a".', max_length=20
+                    ),
+                ),
+                (
+                    "weight",
+                    models.PositiveIntegerField(default=1, help_text="Relative share of traffic."),
+                ),
+                ("title", models.CharField(blank=True, max_length=200)),
+                (
+                    "body",
+                    models.TextField(
+                        blank=True, help_text="Rich text; unsafe HTML is removed on save."
+                    ),
+                ),
+                ("image_url", models.CharField(blank=True, max_length=500)),
+                ("cta_label", models.CharField(blank=True, max_length=80)),
+                ("cta_url", models.CharField(blank=True, max_length=500)),
+                ("dismiss_label", models.CharField(blank=True, default="No thanks", max_length=80)),
+                ("accent_color", models.CharField(blank=True, default="#e8613c", max_length=9)),
+                ("background_color", models.CharField(blank=True, default="#ffffff", max_length=9)),
+                ("text_color", models.CharField(blank=True, default="#1f2937", max_length=9)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="variants",
+                        to="personalize.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', 'key'],
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'key'), name='personalize_variant_key')],
+                "ordering": ["campaign", "key"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "key"), name="personalize_variant_key"
+                    )
+                ],
             },
         ),
     ]

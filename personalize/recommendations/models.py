@@ -26,7 +26,7 @@ class Widget(models.Model):
     """A product-recommendation box rendered by ``{% recommendations "<slot>" %}``."""
 
     slot = models.SlugField(
-        max_length=80,
+        max_length=64,  # the longest id the event log takes (rec_view / rec_click props)
         unique=True,
         help_text='The name used in the template: {% recommendations "product-detail" %}.',
     )
