@@ -351,7 +351,8 @@ DEMO_WIDGETS: list[dict[str, Any]] = [
         "name": "Cart: cross-sell",
         "title": "Goes well with your cart",
         "strategy": Strategy.CART_CROSS_SELL,
-        "fallback": Strategy.BESTSELLERS,
+        # No fallback: an empty cart shows nothing here rather than unrelated bestsellers.
+        "fallback": "",
         "exclude_cart": True,
         "exclude_purchased": False,
     },

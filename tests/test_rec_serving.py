@@ -345,3 +345,29 @@ def test_a_campaign_shows_the_visitors_usual_products(
     assert ids(section) == [catalogue[4].pk]
     assert 'data-pz-widget="usual"' in section and 'data-pz-strategy="buy_again"' in section
     assert Campaign.objects.get(slug="restock").variants.get().products == "usual"
+
+
+def test_refreshable_widget_refetches_itself_and_waits_when_empty(
+    catalogue: list[Product],
+) -> None:
+    from django.template import RequestContext, Template
+
+    train()
+    make_widget(slot="cart", strategy="viewed_together", fallback="", minimum=1)
+    request = RequestFactory().get("/")
+    html = Template(
+        '{% load personalize %}{% recommendations "cart" product=p refresh=True %}'
+    ).render(RequestContext(request, {"p": catalogue[0]}))
+    query = f"product={catalogue[0].pk}&amp;category=toys&amp;refresh=1"
+    url = f"/personalize/recommendations/cart/?{query}"
+    assert f'hx-get="{url}" hx-trigger="pz:refresh from:body" hx-swap="outerHTML"' in html
+    client = browser()
+    again = client.get(url.replace("&amp;", "&")).content.decode()
+    assert 'data-pz-widget="cart"' in again and 'hx-trigger="pz:refresh from:body"' in again
+    # Nothing to show: a hidden placeholder that keeps listening, not a 204.
+    empty = client.get("/personalize/recommendations/cart/?product=999999&refresh=1")
+    assert empty.status_code == 200
+    assert 'hidden hx-get="/personalize/recommendations/cart/?product=999999&amp;refresh=1"' in (
+        empty.content.decode()
+    )
+    assert client.get("/personalize/recommendations/cart/?product=999999").status_code == 204

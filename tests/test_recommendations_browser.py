@@ -178,3 +178,27 @@ def test_lazy_category_widget_loads_with_htmx_under_the_csp(
     assert view.props["path"] == "/c/cat-toys/"
     page.screenshot(path="test-artifacts/recs-category-lazy.png", full_page=True)
     assert problems == [], problems
+
+
+def test_cart_cross_sell_follows_the_cart(
+    page: Any, live_server: Any, shop: dict[str, Product]
+) -> None:
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.goto(live_server.url + shop["first"].get_absolute_url())
+    page.locator("form.add-form button[type=submit]").click()
+    page.locator('.cart-count[data-count="1"]').wait_for()  # the response (and cookie) is in
+    page.goto(live_server.url + "/cart/")
+    widget = page.locator('[data-pz-widget="cart"]')
+    widget.wait_for()
+    items = widget.locator("[data-pz-item]")
+    assert {items.nth(i).get_attribute("data-pz-item") for i in range(items.count())} == {
+        str(shop["bought"].pk),
+        str(shop["bought_too"].pk),
+    }
+    page.screenshot(path="test-artifacts/recs-cart.png", full_page=True)
+    # Emptying the cart (htmx) refreshes the widget: nothing goes with an empty cart.
+    page.locator(".cart-line-remove button").first.click()
+    widget.wait_for(state="detached")
+    assert page.locator(".pz-recs-lazy[hidden]").count() == 1
+    assert problems == [], problems

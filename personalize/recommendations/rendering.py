@@ -56,11 +56,20 @@ def item_context(item: CatalogueItem) -> dict[str, Any]:
 
 
 def render_recommendations(
-    request: HttpRequest | None, recs: Recommendations, *, report: bool = True
+    request: HttpRequest | None,
+    recs: Recommendations,
+    *,
+    report: bool = True,
+    refresh_url: str = "",
 ) -> SafeString:
-    """The widget's HTML, or ``""`` when there is nothing to show."""
+    """The widget's HTML, or ``""`` when there is nothing to show.
+
+    With ``refresh_url`` the widget re-fetches itself there on a ``pz:refresh`` event (the
+    shop sends one when the cart changes), and an empty widget leaves a hidden
+    placeholder that can still come back.
+    """
     if not recs:
-        return SafeString("")
+        return refresh_placeholder(refresh_url) if refresh_url else SafeString("")
     from personalize.campaigns.rendering import beacon_token
 
     visitor = getattr(request, "visitor", None)
@@ -77,23 +86,44 @@ def render_recommendations(
             "items": [item_context(item) for item in recs],
             "endpoint": endpoint,
             "token": token,
+            "refresh_url": refresh_url,
         },
         request=request,
     )
     return SafeString(html)
 
 
-def lazy_placeholder(slot: str, product_id: str | None, category: str | None) -> SafeString:
-    """An htmx placeholder that fetches the widget after the page has loaded."""
+def widget_url(
+    slot: str, product_id: str | None, category: str | None, *, refresh: bool = False
+) -> str:
+    """Where htmx fetches the widget (``lazy=True``) or re-fetches it (``refresh=True``)."""
     query = {
-        key: value for key, value in (("product", product_id), ("category", category)) if value
+        key: value
+        for key, value in (
+            ("product", product_id),
+            ("category", category),
+            ("refresh", "1" if refresh else None),
+        )
+        if value
     }
     url = reverse("personalize:recommendations", args=[slot])
-    if query:
-        url += "?" + urlencode(query)
+    return url + "?" + urlencode(query) if query else url
+
+
+def lazy_placeholder(url: str, slot: str) -> SafeString:
+    """An htmx placeholder that fetches the widget after the page has loaded."""
     return format_html(
         '<div class="pz-recs-lazy" data-pz-lazy-widget="{}" hx-get="{}" hx-trigger="load" '
         'hx-swap="outerHTML"></div>',
         slot,
+        url,
+    )
+
+
+def refresh_placeholder(url: str) -> SafeString:
+    """Where an empty refreshable widget would be: hidden, waiting for ``pz:refresh``."""
+    return format_html(
+        '<div class="pz-recs-lazy" hidden hx-get="{}" hx-trigger="pz:refresh from:body" '
+        'hx-swap="outerHTML"></div>',
         url,
     )

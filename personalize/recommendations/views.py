@@ -16,7 +16,11 @@ _ID = re.compile(r"^[\w.:@-]{1,64}$")
 
 @require_GET
 def widget(request: HttpRequest, slot: str) -> HttpResponse:
-    """The widget's markup, or 204 when there is nothing to show (the placeholder goes)."""
+    """The widget's markup, or 204 when there is nothing to show (the placeholder goes).
+
+    With ``refresh=1`` the markup re-fetches itself on ``pz:refresh``, and an empty widget
+    answers a hidden placeholder that does the same, so it can come back.
+    """
     errors = {}
     product = request.GET.get("product") or None
     category = request.GET.get("category") or None
@@ -30,7 +34,10 @@ def widget(request: HttpRequest, slot: str) -> HttpResponse:
         return HttpResponse(status=204)
     get_visitor(request)
     recs = recommend(request, slot, product=product, category=category)
-    html = render_recommendations(request, recs)
+    refresh = request.GET.get("refresh") == "1"
+    html = render_recommendations(
+        request, recs, refresh_url=request.get_full_path() if refresh else ""
+    )
     if not html:
         return HttpResponse(status=204)
     response = HttpResponse(html)

@@ -217,16 +217,22 @@ def recommendations(
     product: Any = None,
     category: str | None = None,
     lazy: bool = False,
+    refresh: bool = False,
 ) -> str:
     """``{% recommendations "product-detail" product=product %}``: a widget from the admin.
 
     Renders nothing when the widget is inactive or has too few products to show, and
     never repeats a product another widget above it on the page already shows.
     ``category`` names the category page being shown; ``lazy=True`` renders an htmx
-    placeholder that fetches the widget after the page (for cached pages).
+    placeholder that fetches the widget after the page (for cached pages);
+    ``refresh=True`` re-fetches it on a ``pz:refresh`` event (e.g. after a cart change).
     """
     from personalize.recommendations.catalogue import get_catalogue
-    from personalize.recommendations.rendering import lazy_placeholder, render_recommendations
+    from personalize.recommendations.rendering import (
+        lazy_placeholder,
+        render_recommendations,
+        widget_url,
+    )
     from personalize.recommendations.serving import get_widgets, product_ref, recommend
 
     slot = str(slot)
@@ -236,7 +242,8 @@ def recommendations(
     catalogue = get_catalogue()
     product_id, product_category = product_ref(product, catalogue)
     if lazy:
-        return lazy_placeholder(slot, product_id, category or product_category)
+        url = widget_url(slot, product_id, category or product_category, refresh=refresh)
+        return lazy_placeholder(url, slot)
     # Widgets lower on the page skip products a widget above already shows.
     shown: set[str] = getattr(request, "_pz_recommended", set())
     recs = recommend(
@@ -249,4 +256,7 @@ def recommendations(
     )
     if request is not None:
         request._pz_recommended = shown | {item.id for item in recs}
-    return render_recommendations(request, recs)
+    refresh_url = (
+        widget_url(slot, product_id, category or product_category, refresh=True) if refresh else ""
+    )
+    return render_recommendations(request, recs, refresh_url=refresh_url)
