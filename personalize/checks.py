@@ -143,18 +143,21 @@ def _check_sqlite_locking() -> list[CheckMessage]:
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    numeric = {
-        "VISIT_TIMEOUT": (60, "at least 60 seconds, e.g. 1800"),
-        "COOKIE_AGE": (60, "a number of seconds, e.g. 31536000 for a year"),
-        "RETENTION_DAYS": (1, "a number of days, e.g. 395"),
-        "RECS_K": (1, "the neighbours kept per item, e.g. 50"),
-        "RECS_TRAINING_DAYS": (1, "a number of days, e.g. 365"),
-        "RECS_BESTSELLER_DAYS": (1, "a number of days, e.g. 30"),
-        "RECS_HISTORY_ITEMS": (1, "a number of products, e.g. 20"),
+    # setting -> (type, smallest valid value, what to set it to)
+    numeric: dict[str, tuple[type[int] | type[float], float, str]] = {
+        "VISIT_TIMEOUT": (int, 60, "at least 60 seconds, e.g. 1800"),
+        "COOKIE_AGE": (int, 60, "a number of seconds, e.g. 31536000 for a year"),
+        "RETENTION_DAYS": (int, 1, "a number of days, e.g. 395"),
+        "RECS_K": (int, 1, "the neighbours kept per item, e.g. 50"),
+        "RECS_TRAINING_DAYS": (int, 1, "a number of days, e.g. 365"),
+        "RECS_BESTSELLER_DAYS": (int, 1, "a number of days, e.g. 30"),
+        "RECS_HISTORY_ITEMS": (int, 1, "a number of products, e.g. 20"),
+        "RECS_TRENDING_HALF_LIFE_DAYS": (float, 1e-6, "a positive number of days, e.g. 3"),
+        "RECS_HISTORY_HALF_LIFE_HOURS": (float, 1e-6, "a positive number of hours, e.g. 24"),
     }
-    for name, (minimum, fix) in numeric.items():
+    for name, (kind, minimum, fix) in numeric.items():
         try:
-            ok = int(getattr(settings, name)) >= minimum
+            ok = kind(getattr(settings, name)) >= minimum
         except (TypeError, ValueError):
             ok = False
         if not ok:
@@ -177,19 +180,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="personalize.E004",
             )
         )
-    for name in ("RECS_TRENDING_HALF_LIFE_DAYS", "RECS_HISTORY_HALF_LIFE_HOURS"):
-        try:
-            ok = float(getattr(settings, name)) > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            errors.append(
-                Error(
-                    f"PERSONALIZE_{name} is invalid.",
-                    hint=f"Set PERSONALIZE_{name} to a positive number, e.g. 3.",
-                    id="personalize.E004",
-                )
-            )
     for name in ("COOKIE_NAME", "CONSENT_COOKIE_NAME"):
         if not _COOKIE_NAME_RE.match(str(getattr(settings, name))):
             errors.append(
