@@ -85,6 +85,12 @@ def bump() -> int:
     return version
 
 
+def bump_on_commit(using: str | None = None) -> None:
+    """Bump once the current transaction commits (now, outside one): for admin actions and
+    bulk updates, which send no model signals."""
+    transaction.on_commit(bump, using=using or settings.DATABASE_ALIAS)
+
+
 T = TypeVar("T")
 
 

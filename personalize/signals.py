@@ -6,14 +6,12 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.core.signals import setting_changed
-from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from personalize import configuration
 from personalize.campaigns.models import Campaign, Variant
-from personalize.conf import settings
 from personalize.identity.visitor import Visitor
 from personalize.recommendations.models import Widget, WidgetRule
 from personalize.segments.models import Segment, SegmentMember
@@ -35,8 +33,7 @@ def merge_visitor_on_login(
 @receiver(post_delete, sender=SegmentMember, dispatch_uid="personalize.member_deleted")
 def configuration_changed(sender: Any, **kwargs: Any) -> None:
     """Every worker picks the change up on its next request (Redis) or within seconds."""
-    using = kwargs.get("using") or settings.DATABASE_ALIAS
-    transaction.on_commit(configuration.bump, using=using)
+    configuration.bump_on_commit(kwargs.get("using"))
 
 
 @receiver(post_save, sender=Campaign, dispatch_uid="personalize.campaign_saved")

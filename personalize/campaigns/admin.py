@@ -75,11 +75,6 @@ def register(site: AdminSite) -> None:
     site.register(Lead, LeadAdmin)
 
 
-def _bump_after_commit() -> None:
-    """Bulk updates send no model signals, so tell the workers once the change is committed."""
-    transaction.on_commit(configuration.bump, using=settings.DATABASE_ALIAS)
-
-
 def _plain(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
     """The selected rows without the change list's annotations (for updates)."""
     return Campaign.objects.using(queryset.db).filter(
@@ -827,7 +822,7 @@ class CampaignAdmin(_CampaignAdminBase):
         ready = selected.filter(variants__weight__gt=0).values_list("pk", flat=True).distinct()
         skipped = list(selected.exclude(pk__in=ready).values_list("name", flat=True))
         count = selected.filter(pk__in=list(ready)).update(status=Campaign.Status.ACTIVE)
-        _bump_after_commit()
+        configuration.bump_on_commit()
         self.message_user(request, f"Activated {count} campaign(s).", messages.SUCCESS)
         if skipped:
             self.message_user(
@@ -844,7 +839,7 @@ class CampaignAdmin(_CampaignAdminBase):
             .filter(status=Campaign.Status.ACTIVE)
             .update(status=Campaign.Status.PAUSED)
         )
-        _bump_after_commit()
+        configuration.bump_on_commit()
         self.message_user(request, f"Paused {count} active campaign(s).", messages.SUCCESS)
 
     # Duplicating creates rows, so it needs the add permission, not just change.

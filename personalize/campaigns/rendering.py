@@ -105,7 +105,7 @@ def claim_pool_code(slug: str, visitor_id: str) -> str:
             from personalize import configuration
 
             # Exhausted: recompile so the campaign stops showing everywhere.
-            transaction.on_commit(configuration.bump, using=using)
+            configuration.bump_on_commit(using)
             return ""
         row.visitor_id = visitor_id
         row.assigned_at = timezone.now()

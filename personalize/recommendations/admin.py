@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.http import HttpRequest, HttpResponse
@@ -101,11 +100,6 @@ def register(site: AdminSite) -> None:
     """Register the widget and trained-model admins on ``site``."""
     site.register(Widget, WidgetAdmin)
     site.register(TrainedModel, TrainedModelAdmin)
-
-
-def _bump_after_commit() -> None:
-    """Bulk updates send no model signals, so tell the workers once the change is committed."""
-    transaction.on_commit(configuration.bump, using=settings.DATABASE_ALIAS)
 
 
 # --- what each strategy is for ------------------------------------------------------------
@@ -605,7 +599,7 @@ class WidgetAdmin(_WidgetAdminBase):
             .filter(pk__in=list(queryset.values_list("pk", flat=True)), is_active=False)
             .update(is_active=True)
         )
-        _bump_after_commit()
+        configuration.bump_on_commit()
         self.message_user(request, f"Activated {count} widget(s).", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected widgets", permissions=["change"])
@@ -615,7 +609,7 @@ class WidgetAdmin(_WidgetAdminBase):
             .filter(pk__in=list(queryset.values_list("pk", flat=True)), is_active=True)
             .update(is_active=False)
         )
-        _bump_after_commit()
+        configuration.bump_on_commit()
         self.message_user(
             request,
             f"Deactivated {count} widget(s): their slots now render nothing.",

@@ -45,11 +45,6 @@ __all__ = ["SegmentAdmin", "duplicate_segment", "find_profile"]
 MEMBERS_PER_PAGE = 100
 
 
-def _bump_after_commit() -> None:
-    """Bulk updates send no model signals, so tell the workers once the change is committed."""
-    transaction.on_commit(configuration.bump, using=settings.DATABASE_ALIAS)
-
-
 def _plain(queryset: QuerySet[Segment]) -> QuerySet[Segment]:
     """The selected rows without the changelist's member-count annotation (for updates)."""
     return Segment.objects.using(queryset.db).filter(
@@ -189,13 +184,13 @@ class SegmentAdmin(_SegmentAdminBase):
     @admin.action(description="Enable selected segments", permissions=["change"])
     def enable_segments(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         count = _plain(queryset).update(enabled=True)
-        _bump_after_commit()
+        configuration.bump_on_commit()
         self.message_user(request, f"Enabled {count} segment(s).", messages.SUCCESS)
 
     @admin.action(description="Disable selected segments", permissions=["change"])
     def disable_segments(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         count = _plain(queryset).update(enabled=False)
-        _bump_after_commit()
+        configuration.bump_on_commit()
         self.message_user(request, f"Disabled {count} segment(s).", messages.SUCCESS)
 
     # Duplicating creates rows, so it needs the add permission, not just change.
@@ -354,7 +349,7 @@ class SegmentAdmin(_SegmentAdminBase):
             # One statement, no per-row signals: a list can hold 100,000 members.
             with transaction.atomic(using=using), connections[using].cursor() as cursor:
                 cursor.execute(f"DELETE FROM {table} WHERE segment_id = %s", [segment.pk])  # noqa: S608
-            _bump_after_commit()
+            configuration.bump_on_commit()
             self.message_user(request, f"Removed all {count:,} member(s).", messages.SUCCESS)
             return redirect(self._members_url(segment))
         context = self._context(request, segment, "Remove all static members")
