@@ -209,7 +209,7 @@ def serve(
     spec: WidgetSpec, context: Context, catalogue: MemoryCatalogue | None = None
 ) -> list[str]:
     catalogue = catalogue or MemoryCatalogue()
-    strategy_name, title = spec.choose(None)
+    strategy_name, title = spec.choose()
     recs = _serve(spec, get_strategy(strategy_name), title, context, catalogue)
     return [item.id for item in recs]
 
@@ -295,20 +295,12 @@ def test_rules_pick_the_strategy_and_title_per_segment() -> None:
         ),
     )
 
-    class Fake:
-        tracked = True
-
-        def __init__(self, segments: list[str]) -> None:
-            self.segments = segments
-
-    assert widget.choose(Fake(["new-visitors"])) == ("bestsellers", "Bestsellers")  # type: ignore[arg-type]
-    assert widget.choose(Fake(["returning-visitors", "new-visitors"])) == (  # type: ignore[arg-type]
-        "bestsellers",
-        "Bestsellers",
-    )
-    assert widget.choose(Fake(["returning-visitors"])) == ("recently_viewed", "W")  # type: ignore[arg-type]
-    assert widget.choose(Fake([])) == ("personalised", "W")  # type: ignore[arg-type]
-    assert widget.choose(None) == ("personalised", "W")
+    assert widget.choose({"new-visitors"}) == ("bestsellers", "Bestsellers")
+    # The first rule wins, whatever the order of the visitor's segments.
+    assert widget.choose({"returning-visitors", "new-visitors"}) == ("bestsellers", "Bestsellers")
+    assert widget.choose({"returning-visitors"}) == ("recently_viewed", "W")  # blank: own title
+    assert widget.choose(set()) == ("personalised", "W")
+    assert widget.rule_for({"vip"}) is None
 
 
 def test_a_second_catalogue_query_only_when_stock_leaves_the_widget_short(

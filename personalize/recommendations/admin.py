@@ -913,7 +913,8 @@ def preview_outcome(
     if profile is not None:
         visitor_segments = registry.evaluate(attributes_for_profile(profile, now))
         if segment is None:
-            segment = next((r.segment for r in spec.rules if r.segment in visitor_segments), None)
+            matched = spec.rule_for(visitor_segments)
+            segment = matched.segment if matched else None
             source = "visitor" if segment else ""
     options: dict[str, Any] = {
         "profile": profile,

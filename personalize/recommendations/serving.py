@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -68,14 +68,16 @@ class WidgetSpec:
     attribution_days: int = 7
     rules: tuple[WidgetRuleSpec, ...] = ()
 
-    def choose(self, visitor: Visitor | None) -> tuple[str, str]:
-        """The (strategy, title) for this visitor: the first rule whose segment they are in."""
-        if visitor is not None and self.rules and visitor.tracked:
-            segments = set(visitor.segments)
-            for rule in self.rules:
-                if rule.segment in segments:
-                    return rule.strategy, rule.title or self.title
-        return self.strategy, self.title
+    def rule_for(self, segments: Collection[str]) -> WidgetRuleSpec | None:
+        """The first rule whose segment is among ``segments``."""
+        return next((rule for rule in self.rules if rule.segment in segments), None)
+
+    def choose(self, segments: Collection[str] = ()) -> tuple[str, str]:
+        """The (strategy, title) for a visitor in ``segments``."""
+        rule = self.rule_for(segments) if self.rules else None
+        if rule is None:
+            return self.strategy, self.title
+        return rule.strategy, rule.title or self.title
 
 
 def build_widgets() -> dict[str, WidgetSpec]:
@@ -238,7 +240,8 @@ def recommend(
         category=category or product_category,
         in_category=spec.in_category,
     )
-    strategy_name, title = spec.choose(visitor)
+    segments = set(visitor.segments) if visitor is not None and visitor.tracked else set()
+    strategy_name, title = spec.choose(segments)
     return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue, exclude)
 
 
@@ -326,9 +329,5 @@ def preview(
         category=category or product_category,
         in_category=spec.in_category,
     )
-    strategy_name, title = spec.strategy, spec.title
-    for rule in spec.rules:
-        if segment is not None and rule.segment == segment:
-            strategy_name, title = rule.strategy, rule.title or spec.title
-            break
+    strategy_name, title = spec.choose({segment} if segment else set())
     return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue)

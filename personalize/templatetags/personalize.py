@@ -241,22 +241,21 @@ def recommendations(
     request = context.get("request")
     catalogue = get_catalogue()
     product_id, product_category = product_ref(product, catalogue)
+    page_category = category or product_category
     if lazy:
-        url = widget_url(slot, product_id, category or product_category, refresh=refresh)
+        url = widget_url(slot, product_id, page_category, refresh=refresh)
         return lazy_placeholder(url, slot)
     # Widgets lower on the page skip products a widget above already shows.
     shown: set[str] = getattr(request, "_pz_recommended", set())
     recs = recommend(
         request,
         slot,
-        product=product if product not in (None, "") else None,
-        category=category or None,
+        product=product_id,  # resolved once, above
+        category=page_category,
         catalogue=catalogue,
         exclude=shown,
     )
     if request is not None:
         request._pz_recommended = shown | {item.id for item in recs}
-    refresh_url = (
-        widget_url(slot, product_id, category or product_category, refresh=True) if refresh else ""
-    )
+    refresh_url = widget_url(slot, product_id, page_category, refresh=True) if refresh else ""
     return render_recommendations(request, recs, refresh_url=refresh_url)
