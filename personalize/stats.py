@@ -397,3 +397,14 @@ def _welch(
     # difference large enough to overflow.
     margin = float(student_t.ppf(0.5 + confidence / 2, degrees_of_freedom)) * standard_error
     return p_value, Interval(difference - margin, difference + margin), degrees_of_freedom
+
+
+def nice_ceiling(value: float, steps: tuple[float, ...] = (1.0, 2.0, 2.5, 5.0)) -> float:
+    """The smallest ``step x 10^k`` at or above ``value``, for chart axes that read well
+    (1.0 for a value of 0 or less). Counts want ``steps=(1, 2, 5)``: no 2.5 ticks."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    return next(
+        step * magnitude for step in (*steps, 10.0) if value <= step * magnitude * (1 + 1e-9)
+    )

@@ -33,7 +33,7 @@ from personalize.campaigns.preview import (
 )
 from personalize.campaigns.registry import get_campaign_registry
 from personalize.models import ConfigVersion, Segment
-from personalize.stats import compare_proportions, wilson_interval
+from personalize.stats import compare_proportions, nice_ceiling, wilson_interval
 from personalize.tracking.history import HistoricalEvent, import_history
 from tests.pages import plain, text_of
 
@@ -1020,7 +1020,7 @@ def test_verdicts_and_formatting() -> None:
     assert campaign_admin._p_value(0.0123) == "p = 0.01"
     assert campaign_admin._percent(0.004) == "0.40%"
     assert campaign_admin._percent(None) == "—"
-    assert [campaign_admin._nice_ceiling(v) for v in (0.013, 0.02, 0.021, 0.3, 0.7, 1.0)] == [
+    assert [nice_ceiling(v) for v in (0.013, 0.02, 0.021, 0.3, 0.7, 1.0)] == [
         0.02,
         0.02,
         0.025,

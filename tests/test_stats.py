@@ -546,3 +546,16 @@ def test_means_near_float_limits_give_none_not_nan() -> None:
     )
     assert tiny_base.relative_uplift is None
     assert_well_formed(tiny_base)
+
+
+def test_nice_ceiling_for_rates_and_counts() -> None:
+    from personalize.stats import nice_ceiling
+
+    assert [nice_ceiling(v) for v in (0.013, 0.021, 0.7, 23.0)] == [0.02, 0.025, 1.0, 25.0]
+    assert [nice_ceiling(v, (1.0, 2.0, 5.0)) for v in (23.0, 3.0, 1.0, 501.0)] == [
+        50.0,
+        5.0,
+        1.0,
+        1000.0,
+    ]
+    assert nice_ceiling(0.0) == 1.0 and nice_ceiling(-3.0) == 1.0

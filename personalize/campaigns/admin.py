@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +35,13 @@ from personalize.campaigns.measurement import CampaignResults, VariantResult, ca
 from personalize.campaigns.models import Campaign, Lead, Variant
 from personalize.campaigns.preview import preview_url, safe_preview_path
 from personalize.conf import settings
-from personalize.stats import MIN_EXPECTED_COUNT, MIN_EXPOSURES, Interval, wilson_interval
+from personalize.stats import (
+    MIN_EXPECTED_COUNT,
+    MIN_EXPOSURES,
+    Interval,
+    nice_ceiling,
+    wilson_interval,
+)
 
 if TYPE_CHECKING:
     from django.contrib.admin.sites import AdminSite
@@ -321,16 +326,6 @@ PLOT_LEFT: Final = 130
 PLOT_RIGHT: Final = 640
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value`` (> 0)."""
-    magnitude = 10.0 ** math.floor(math.log10(value))
-    return next(
-        step * magnitude
-        for step in (1.0, 2.0, 2.5, 5.0, 10.0)
-        if value <= step * magnitude * (1 + 1e-9)
-    )
-
-
 def _tick_percent(value: float) -> str:
     """An axis label: "0%", "2.5%", "0.25%" (no trailing zeros)."""
     return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
@@ -342,7 +337,7 @@ def conversion_chart(rows: list[ResultRow]) -> Chart | None:
     if not measured:
         return None
     top = max(max(interval.high, row.rate or 0.0) for row, interval in measured)
-    scale = _nice_ceiling(max(top, 0.001))
+    scale = nice_ceiling(max(top, 0.001))
     span = PLOT_RIGHT - PLOT_LEFT
 
     def x(rate: float) -> float:
@@ -394,7 +389,7 @@ def difference_chart(rows: list[ResultRow], baseline: str) -> Chart | None:
         and c.interval is not None
         and c.difference is not None
     )
-    scale = _nice_ceiling(max(reach, 0.001))
+    scale = nice_ceiling(max(reach, 0.001))
     middle = (PLOT_LEFT + PLOT_RIGHT) / 2
     half = (PLOT_RIGHT - PLOT_LEFT) / 2
 

@@ -49,10 +49,13 @@ from personalize.stats import (
     Interval,
     ProportionComparison,
     compare_proportions,
+    nice_ceiling,
     wilson_interval,
 )
 
 ALL: Final = "all"
+#: Axis tops for counts and money: 1, 2 or 5 x 10^k (no 2.5, which halves to 12.5 clicks).
+_COUNT_STEPS: Final = (1.0, 2.0, 5.0)
 _COUNTERS: Final = (
     "views",
     "clicks",
@@ -446,16 +449,6 @@ def _get(props: Any, name: str) -> Any:
 # --- the daily chart --------------------------------------------------------------------
 
 
-def _axis_top(value: float) -> float:
-    """The smallest 1, 2 or 5 x 10^k at or above ``value``, so ticks read well."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10.0 ** math.floor(math.log10(value))
-    return next(
-        step * magnitude for step in (1, 2, 5, 10) if value <= step * magnitude * (1 + 1e-9)
-    )
-
-
 def _tick_label(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
@@ -468,9 +461,9 @@ def daily_chart(series: Sequence[DayResult], currency: str) -> DailyChart | None
     if not any(d.views or d.clicks or d.revenue for d in series):
         return None
     step = (_RIGHT - _LEFT) / len(series)
-    clicks_top = _axis_top(max(d.clicks for d in series))
+    clicks_top = nice_ceiling(max(d.clicks for d in series), _COUNT_STEPS)
     max_revenue = max(d.revenue for d in series)
-    revenue_top = _axis_top(max_revenue)
+    revenue_top = nice_ceiling(max_revenue, _COUNT_STEPS)
 
     def y(value: float, scale: float) -> float:
         return _AXIS_Y - (_AXIS_Y - _TOP) * min(value / scale, 1.0)
