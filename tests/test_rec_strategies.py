@@ -138,22 +138,22 @@ def test_personalised_category_boost_reorders_towards_favourite_categories() -> 
     scored = [("B", 0.9), ("C", 0.5), ("D", 0.1)]
     # Multipliers 1 + 0.5 * affinity / max: toys 1.5, food 1.125 -> B 1.0125, C 0.75, D 0.1.
     context = ctx(history=[("A", NOW)], affinity={"toys": 4.0, "food": 1.0})
-    assert strategy.boost(context, scored, categories) == ["B", "C", "D"]
+    assert strategy.rerank(context, scored, categories) == ["B", "C", "D"]
     # Close scores: the favourite category overtakes (0.85 * 1.5 > 0.9).
     context = ctx(history=[("A", NOW)], affinity={"toys": 4.0})
-    assert strategy.boost(context, [("B", 0.9), ("C", 0.85)], categories) == ["C", "B"]
+    assert strategy.rerank(context, [("B", 0.9), ("C", 0.85)], categories) == ["C", "B"]
     # Unknown categories and equal scores keep their order.
-    assert strategy.boost(context, [("X", 0.5), ("B", 0.5), ("C", 0.2)], categories) == [
+    assert strategy.rerank(context, [("X", 0.5), ("B", 0.5), ("C", 0.2)], categories) == [
         "X",
         "B",
         "C",
     ]
     # No history (cold start: trending) or no affinity: order left alone.
-    assert strategy.boost(ctx(affinity={"toys": 1.0}), [("D", 0), ("C", 0)], categories) == [
+    assert strategy.rerank(ctx(affinity={"toys": 1.0}), [("D", 0), ("C", 0)], categories) == [
         "D",
         "C",
     ]
-    assert strategy.boost(ctx(history=[("A", NOW)]), [("D", 1), ("C", 0.5)], categories) == [
+    assert strategy.rerank(ctx(history=[("A", NOW)]), [("D", 1), ("C", 0.5)], categories) == [
         "D",
         "C",
     ]

@@ -32,7 +32,6 @@ from personalize.recommendations.storage import RowKey, read_rows
 from personalize.recommendations.strategies import (
     STRATEGIES,
     Context,
-    Personalised,
     Strategy,
     get_strategy,
 )
@@ -258,8 +257,8 @@ def _serve(
     if fallback is not None:
         keys += fallback.keys(ctx)
     rows = read_rows(keys) if keys else {}
-    scored = strategy.scored(ctx, rows) if isinstance(strategy, Personalised) else None
-    ranked = [item for item, _ in scored] if scored is not None else strategy.rank(ctx, rows)
+    scored = strategy.scored(ctx, rows)
+    ranked = [item for item, _ in scored]
     backup = fallback.rank(ctx, rows) if fallback is not None else []
     exclude: list[Any] = []
     on_page = set(already_shown)
@@ -288,13 +287,13 @@ def _serve(
     if len(usable) < spec.count and len(candidates) > first:
         more = catalogue.items([str(item) for item in candidates[first:]])
         usable += [item for item in more if item.in_stock or not spec.exclude_out_of_stock]
-    if scored is not None and isinstance(strategy, Personalised):
-        categories = {item.id: item.category for item in usable}
-        score_of = dict(scored)
-        mine = [(item.id, score_of[item.id]) for item in usable if item.id in score_of]
-        by_id = {item.id: item for item in usable}
-        order = strategy.boost(ctx, mine, categories)
-        usable = [by_id[item] for item in order] + [i for i in usable if i.id not in score_of]
+    # The strategy's own products in its final order (the personalised category boost),
+    # then the fallback's.
+    score_of = dict(scored)
+    mine = [(item.id, score_of[item.id]) for item in usable if item.id in score_of]
+    by_id = {item.id: item for item in usable}
+    order = strategy.rerank(ctx, mine, {item.id: item.category for item in usable})
+    usable = [by_id[item] for item in order] + [i for i in usable if i.id not in score_of]
     shown = usable[: spec.count]
     if len(shown) < spec.minimum:
         return empty

@@ -64,17 +64,30 @@ Rows = Mapping[RowKey, Row]
 
 
 class Strategy:
-    """One way of choosing products; subclasses set ``name`` and implement both steps."""
+    """One way of choosing products; subclasses set ``name`` and implement both steps.
+
+    Two optional hooks for strategies whose order depends on the products themselves:
+    :meth:`scored` (ranked ids with scores) and :meth:`rerank` (called by serving with
+    the categories of the products it loaded).
+    """
 
     name: ClassVar[str]
-    #: Whether the result depends on the visitor (so it cannot be cached across visitors).
-    personal: ClassVar[bool] = True
 
     def keys(self, ctx: Context) -> list[RowKey]:
         return []
 
     def rank(self, ctx: Context, rows: Rows) -> list[str]:
         raise NotImplementedError
+
+    def scored(self, ctx: Context, rows: Rows) -> list[tuple[str, float]]:
+        """:meth:`rank` with scores (unscored strategies: 0.0)."""
+        return [(item, 0.0) for item in self.rank(ctx, rows)]
+
+    def rerank(
+        self, ctx: Context, scored: Sequence[tuple[str, float]], categories: Mapping[str, str]
+    ) -> list[str]:
+        """The final order of loaded products, given their categories; unchanged by default."""
+        return [item for item, _ in scored]
 
     def __repr__(self) -> str:
         return f"<Strategy {self.name}>"
@@ -105,7 +118,6 @@ class BuyAgain(Strategy):
 
 class _Ranking(Strategy):
     table: ClassVar[str]
-    personal = False
 
     def keys(self, ctx: Context) -> list[RowKey]:
         keys = [(self.table, ctx.ranking_key)]
@@ -228,7 +240,7 @@ class Personalised(Strategy):
     def rank(self, ctx: Context, rows: Rows) -> list[str]:
         return [item for item, _ in self.scored(ctx, rows)]
 
-    def boost(
+    def rerank(
         self, ctx: Context, scored: Sequence[tuple[str, float]], categories: Mapping[str, str]
     ) -> list[str]:
         """Re-rank ``scored`` once serving knows the candidates' ``categories`` (from the
