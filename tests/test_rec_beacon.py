@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from personalize import configuration
@@ -156,7 +157,11 @@ def test_a_slot_too_long_for_the_log_is_a_clear_400(shopper: Client) -> None:
     slot = "w" * 70
     Widget.objects.create(slot=slot, name="Long", title="Long")
     errors = errors_of(report(shopper, [{**VIEW, "widget": slot}]))
-    assert "'widget' must be 1 to 64 characters long" in errors["non_field_errors"][0]
+    assert "no more than 64 characters" in errors["widget"][0]
+    # And the admin never saves such a slot in the first place.
+    with pytest.raises(ValidationError) as error:
+        Widget(slot=slot, name="Long", title="Long").full_clean()
+    assert "slot" in error.value.message_dict
 
 
 def test_cross_origin_and_foreign_tokens_are_still_refused(widget: Widget, shopper: Client) -> None:

@@ -68,7 +68,7 @@ class WidgetEventSerializer(serializers.Serializer[dict[str, Any]]):
     """A recommendation widget's event; validates to ``{"name", "props"}`` as logged."""
 
     type = serializers.ChoiceField(choices=WIDGET_EVENTS)
-    widget = serializers.SlugField(max_length=80)
+    widget = serializers.SlugField(max_length=64)  # Widget.slot
     strategy = serializers.ChoiceField(choices=Strategy.choices, required=False, allow_blank=True)
     path = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
