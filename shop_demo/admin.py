@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from shop_demo.models import Category, Order, OrderItem, Product
 
+# Generic admin classes for the type checker only: at run time Django's classes are
+# not subscriptable (no django_stubs_ext monkeypatch needed).
+if TYPE_CHECKING:
+    _CategoryAdminBase = admin.ModelAdmin[Category]
+    _ProductAdminBase = admin.ModelAdmin[Product]
+    _OrderItemInlineBase = admin.TabularInline[OrderItem, Order]
+    _OrderAdminBase = admin.ModelAdmin[Order]
+else:
+    _CategoryAdminBase = _ProductAdminBase = _OrderAdminBase = admin.ModelAdmin
+    _OrderItemInlineBase = admin.TabularInline
+
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin[Category]):
+class CategoryAdmin(_CategoryAdminBase):
     list_display = ["name", "slug", "consumable", "product_count", "position"]
     list_editable = ["position"]
     list_filter = ["consumable"]
@@ -48,7 +61,7 @@ class StockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin[Product]):
+class ProductAdmin(_ProductAdminBase):
     list_display = ["name", "category", "price", "stock", "is_active", "created_at"]
     list_editable = ["price", "stock", "is_active"]
     list_filter = ["category", "is_active", StockFilter, "category__consumable"]
@@ -59,7 +72,7 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     list_per_page = 50
 
 
-class OrderItemInline(admin.TabularInline[OrderItem, Order]):
+class OrderItemInline(_OrderItemInlineBase):
     model = OrderItem
     extra = 0
     raw_id_fields = ["product"]
@@ -67,7 +80,7 @@ class OrderItemInline(admin.TabularInline[OrderItem, Order]):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin[Order]):
+class OrderAdmin(_OrderAdminBase):
     list_display = ["number", "email", "user", "status", "total", "currency", "created_at"]
     list_filter = ["status", "currency", "created_at"]
     list_select_related = ["user"]

@@ -7,6 +7,7 @@ Environment variables (all optional):
 ``PERSONALIZE_REDIS_URL``        default ``redis://127.0.0.1:6379/0``
 ``PERSONALIZE_REDIS_PREFIX``     default ``pz`` (prefix of every Redis key)
 ``PERSONALIZE_VISIT_TIMEOUT``    seconds of inactivity that end a visit (default 1800)
+``DATABASE_CONN_MAX_AGE``        default ``0`` (close after each request; see below)
 ``DJANGO_DEBUG``                 ``1`` (default) or ``0``
 ``DJANGO_SECRET_KEY``            required when ``DJANGO_DEBUG=0``
 """
@@ -17,10 +18,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-import django_stubs_ext
-
-# Lets the demo's admin classes be written as ModelAdmin[Model] for type checking.
-django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,7 +82,12 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
+        # Persistent connections are per thread, and runserver starts a thread per
+        # request: with conn_max_age > 0 every thread keeps its PostgreSQL connection
+        # open until the server's max_connections is exhausted. Under a production
+        # server with a fixed number of workers, set DATABASE_CONN_MAX_AGE (seconds).
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

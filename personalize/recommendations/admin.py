@@ -64,11 +64,15 @@ if TYPE_CHECKING:
     _TrainedModelAdminBase = admin.ModelAdmin[TrainedModel]
     _RuleInlineBase = admin.TabularInline[WidgetRule, Widget]
     _RuleFormSetBase = forms.BaseInlineFormSet[WidgetRule, Widget, forms.ModelForm[WidgetRule]]
+    _WidgetFormBase = forms.ModelForm[Widget]
+    _WidgetRuleFormBase = forms.ModelForm[WidgetRule]
 else:
     _WidgetAdminBase = admin.ModelAdmin
     _TrainedModelAdminBase = admin.ModelAdmin
     _RuleInlineBase = admin.TabularInline
     _RuleFormSetBase = forms.BaseInlineFormSet
+    _WidgetFormBase = forms.ModelForm
+    _WidgetRuleFormBase = forms.ModelForm
 
 __all__ = [
     "STRATEGY_GUIDE",
@@ -323,7 +327,7 @@ def _percent(rate: float | None) -> str:
 # --- the change form --------------------------------------------------------------------
 
 
-class WidgetForm(forms.ModelForm[Widget]):
+class WidgetForm(_WidgetFormBase):
     class Meta:
         model = Widget
         fields = [
@@ -397,7 +401,7 @@ class RuleFormSet(_RuleFormSetBase):
                 seen[segment.pk] = label
 
 
-class WidgetRuleForm(forms.ModelForm[WidgetRule]):
+class WidgetRuleForm(_WidgetRuleFormBase):
     class Meta:
         model = WidgetRule
         fields = ["order", "segment", "strategy", "title"]
