@@ -105,6 +105,13 @@ if POSTGRES_AVAILABLE:
     DATABASES["postgres"]["TEST"] = {"NAME": f"test_personalize_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 LOGIN_URL = "/account/login/"
 LOGIN_REDIRECT_URL = "/"
