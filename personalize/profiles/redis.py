@@ -124,6 +124,22 @@ class RedisProfileStore(BaseProfileStore):
         self._touch = self.client.register_script(TOUCH_SCRIPT)
         self.breaker = _Breaker()
 
+    def worker_client(self, block_ms: int) -> redis.Redis:
+        """A connection for ``personalize_worker``, separate from the request path's.
+
+        The request client's read timeout (``PERSONALIZE_REDIS_TIMEOUT``, 50 ms) is
+        far shorter than a blocking ``XREADGROUP``; the worker's must outlast the
+        block, or every idle read would end in a ``TimeoutError``.
+        """
+        return redis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_timeout=block_ms / 1000 + 5.0,
+            socket_connect_timeout=5.0,
+            retry=Retry(NoBackoff(), 0),  # the worker has its own backoff loop
+            health_check_interval=30,
+        )
+
     # Keys ---------------------------------------------------------------------
 
     def keys(self, visitor_id: str) -> list[str]:

@@ -6,14 +6,16 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
+import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalize.conf import settings
 from personalize.profiles.base import get_store
 from personalize.profiles.redis import RedisProfileStore
-from personalize.tracking.worker import StreamWorker
+from personalize.tracking.worker import StreamWorker, stream_status
 
 
 class Command(BaseCommand):
@@ -39,9 +41,33 @@ class Command(BaseCommand):
             help="Claim entries a dead worker left unacknowledged this long.",
         )
         parser.add_argument(
+            "--claim-interval",
+            type=float,
+            default=5.0,
+            help="Seconds between looks for entries dead workers left pending (default 5).",
+        )
+        parser.add_argument(
+            "--status-every",
+            type=float,
+            default=60.0,
+            help="Seconds between status lines (events/s, lag, pending); 0: none (default 60).",
+        )
+        parser.add_argument(
             "--until-empty",
             action="store_true",
             help="Exit once the stream is drained (cron, tests).",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Print the backlog, pending entries and last drain, then exit: 0 when "
+            "healthy, 1 when events wait and nothing was drained for --max-drain-age.",
+        )
+        parser.add_argument(
+            "--max-drain-age",
+            type=float,
+            default=300.0,
+            help="With --check: seconds without a drain, while events wait, that is unhealthy.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,19 +77,27 @@ class Command(BaseCommand):
                 f"PERSONALIZE_STORE is {settings.STORE}: events already go straight to the "
                 "database, there is nothing to drain. Use the worker with the Redis store."
             )
-        for name in ("batch_size", "block_ms"):
-            if options[name] < 1:
+        for name in ("batch_size", "block_ms", "claim_interval", "max_drain_age"):
+            if options[name] <= 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be a positive number.")
-        if options["min_idle_ms"] < 0:
-            raise CommandError("--min-idle-ms must be 0 or more.")
+        for name in ("min_idle_ms", "status_every"):
+            if options[name] < 0:
+                raise CommandError(f"--{name.replace('_', '-')} must be 0 or more.")
+        client = store.worker_client(options["block_ms"])
+        if options["check"]:
+            self._check(client, store.stream, options["max_drain_age"])
+            return
         worker = StreamWorker(
-            store.client,
+            client,
             store.stream,
             consumer=options["consumer"],
             using=settings.DATABASE_ALIAS,
             batch_size=options["batch_size"],
             block_ms=options["block_ms"],
             min_idle_ms=options["min_idle_ms"],
+            claim_interval=options["claim_interval"],
+            status_interval=options["status_every"],
+            on_status=lambda line: self.stdout.write(line),
         )
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
@@ -76,10 +110,33 @@ class Command(BaseCommand):
                 f"  logged {worker.stats.logged} events ({worker.stats.batches} batches)"
             )
 
-        stats = worker.run(stop, until_empty=options["until_empty"], on_batch=report)
+        try:
+            stats = worker.run(stop, until_empty=options["until_empty"], on_batch=report)
+        except redis.RedisError as exc:
+            raise CommandError(f"Redis kept failing ({type(exc).__name__}: {exc}).") from exc
         self.stdout.write(
             self.style.SUCCESS(
                 f"Done: {stats.logged} events logged, {stats.claimed} reclaimed from dead "
                 f"workers, {stats.malformed} malformed entries dropped."
             )
         )
+
+    def _check(self, client: redis.Redis, stream: str, max_age: float) -> None:
+        try:
+            status = stream_status(client, stream)
+        except redis.RedisError as exc:
+            raise CommandError(f"Redis does not answer ({type(exc).__name__}: {exc}).") from exc
+        age = status.age_of_last_drain(time.time())
+        lag = "unknown" if status.lag is None else str(status.lag)
+        self.stdout.write(
+            f"{stream}: {status.length} in stream, {lag} not yet read, {status.pending} "
+            f"pending, {status.consumers} consumer(s), last drain "
+            + ("never" if age is None else f"{age:.0f} s ago")
+        )
+        waiting = status.pending + (status.lag if status.lag is not None else status.length)
+        if waiting and (age is None or age > max_age):
+            raise CommandError(
+                f"{waiting} events wait and nothing was drained for more than {max_age:.0f} s: "
+                "is a personalize_worker running?"
+            )
+        self.stdout.write(self.style.SUCCESS("healthy"))
