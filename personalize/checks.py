@@ -84,57 +84,28 @@ def check_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 id="personalize.E001",
             )
         ]
-    from personalize.profiles.database import DatabaseProfileStore
-    from personalize.profiles.redis import RedisProfileStore
-
-    if issubclass(cls, RedisProfileStore):
-        return _check_redis()
-    if issubclass(cls, DatabaseProfileStore):
-        return _check_sqlite_locking()
-    return []
-
-
-def _check_redis() -> list[CheckMessage]:
-    import redis
-
     try:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
-        client.ping()
-    except (redis.RedisError, ValueError) as exc:
+        store = cls()  # a fresh instance: the check sees the settings as they are now
+    except Exception as exc:  # any failure to build the store is what this check reports
         return [
-            Warning(
-                f"Redis at PERSONALIZE_REDIS_URL = {settings.REDIS_URL!r} is unreachable ({exc}). "
-                "Pages are still served, but without visitor profiles.",
-                hint="Start Redis or fix PERSONALIZE_REDIS_URL.",
-                id="personalize.W003",
+            Error(
+                f"PERSONALIZE_STORE = {path!r} cannot be created: {exc}.",
+                hint="Fix the store's settings (e.g. PERSONALIZE_REDIS_URL).",
+                id="personalize.E001",
             )
         ]
-    return []
+    return _check_database_alias() + store.check()
 
 
-def _check_sqlite_locking() -> list[CheckMessage]:
-    database = django_settings.DATABASES.get(settings.DATABASE_ALIAS)
-    if database is None:
+def _check_database_alias() -> list[CheckMessage]:
+    # Every store writes the durable event log there, not only the database store.
+    if settings.DATABASE_ALIAS not in django_settings.DATABASES:
         return [
             Error(
                 f"PERSONALIZE_DATABASE_ALIAS = {settings.DATABASE_ALIAS!r} is not in DATABASES.",
                 hint="Set PERSONALIZE_DATABASE_ALIAS to one of: "
                 + ", ".join(django_settings.DATABASES),
                 id="personalize.E005",
-            )
-        ]
-    if (
-        database.get("ENGINE") == "django.db.backends.sqlite3"
-        and database.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
-    ):
-        return [
-            Warning(
-                "The database profile store on SQLite needs IMMEDIATE transactions, or concurrent "
-                "requests of one visitor can fail with 'database is locked'.",
-                hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE"} to the SQLite database.',
-                id="personalize.W004",
             )
         ]
     return []

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 
 from personalize.conf import settings
+from personalize.profiles.base import StoreUnavailable, get_store
 
 REDIS_KEY_SUFFIX = "config:version"
 
@@ -41,15 +42,13 @@ def observe(version: int) -> None:
 
 def _read_version() -> int:
     from personalize.models import ConfigVersion
-    from personalize.profiles.base import StoreUnavailable, get_store
-    from personalize.profiles.redis import RedisProfileStore
 
-    store = get_store()
-    if isinstance(store, RedisProfileStore):
-        try:
-            return store.config_version()
-        except StoreUnavailable:
-            pass  # fall back to the database, the source of truth
+    try:
+        broadcast = get_store().config_version()
+    except StoreUnavailable:
+        broadcast = None  # fall back to the database, the source of truth
+    if broadcast is not None:
+        return broadcast
     row = ConfigVersion.objects.using(settings.DATABASE_ALIAS).filter(pk=1).first()
     return row.version if row else 0
 
@@ -67,8 +66,6 @@ def current_version() -> int:
 def bump() -> int:
     """Mark the configuration as changed (call after saving configuration rows)."""
     from personalize.models import ConfigVersion
-    from personalize.profiles.base import StoreUnavailable, get_store
-    from personalize.profiles.redis import RedisProfileStore
 
     using = settings.DATABASE_ALIAS
     with transaction.atomic(using=using):
@@ -76,11 +73,9 @@ def bump() -> int:
         if not updated:
             ConfigVersion.objects.using(using).create(pk=1, version=1)
         version = ConfigVersion.objects.using(using).get(pk=1).version
-    store = get_store()
-    if isinstance(store, RedisProfileStore):
-        # If Redis is down, workers fall back to polling the database.
-        with contextlib.suppress(StoreUnavailable):
-            version = store.bump_config_version()
+    # If the store's channel is down, app servers fall back to polling the database.
+    with contextlib.suppress(StoreUnavailable):
+        version = get_store().bump_config_version() or version
     observe(version)
     return version
 

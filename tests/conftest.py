@@ -72,9 +72,19 @@ def use_redis_store(redis_url: str, redis_prefix: str) -> Iterator[BaseProfileSt
     reset_store()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(params=["sqlite", "postgres", "redis", "memory"])
 def store(request: pytest.FixtureRequest) -> Iterator[BaseProfileStore]:
-    """Each profile store, against a real server; used by the contract tests."""
+    """Each profile store, against a real server; used by the contract tests.
+
+    ``memory`` is a third-party store implementing only the required methods
+    (``tests/memory_store.py``): the contract holds for it too.
+    """
+    if request.param == "memory":
+        reset_store()
+        with override_settings(PERSONALIZE_STORE="tests.memory_store.MemoryProfileStore"):
+            yield get_store()
+        reset_store()
+        return
     if request.param == "redis":
         yield request.getfixturevalue("use_redis_store")
         return

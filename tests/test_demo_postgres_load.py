@@ -130,7 +130,9 @@ def test_two_hundred_parallel_requests_on_postgres(demo_database: str) -> None:
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.fail("runserver did not start: " + (server.stderr.read() if server.stderr else ""))
+            pytest.fail(
+                "runserver did not start: " + (server.stderr.read() if server.stderr else "")
+            )
 
         with psycopg.connect(url) as conn:
             rows = conn.execute(

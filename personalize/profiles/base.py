@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
 
@@ -12,6 +13,22 @@ from personalize.conf import settings
 from personalize.profiles.profile import Profile, ProfileOp
 from personalize.tracking.context import VisitContext
 from personalize.tracking.events import EventRecord
+
+if TYPE_CHECKING:
+    import redis
+    from django.core.checks import CheckMessage
+
+    from personalize.recommendations.storage import ModelStore
+
+
+@dataclass(frozen=True)
+class EventStream:
+    """Redis Streams where a store leaves events for ``personalize_worker``."""
+
+    names: tuple[str, ...]
+    #: A new connection for the worker, whose read timeout outlasts a blocking read
+    #: of ``block_ms`` milliseconds.
+    connect: Callable[[int], redis.Redis]
 
 
 class StoreUnavailable(Exception):
@@ -65,6 +82,41 @@ class BaseProfileStore:
     def write_ext(self, key: str, values: dict[str, Any]) -> None:
         """Set extension document ``key`` on many profiles at once (RFM scores, ...)."""
         raise NotImplementedError
+
+    # Capabilities. Each has a safe default, so a store implementing only the methods
+    # above is complete: configuration changes are polled from the database, events
+    # are written to the log by apply() itself, trained recommendation tables live in
+    # the database. A store overrides what it can do better.
+
+    def config_version(self) -> int | None:
+        """The configuration version this store broadcasts to every app server, or
+        ``None`` when it has no such channel (the database is polled instead).
+
+        Raises :class:`StoreUnavailable` when the store cannot answer in time.
+        """
+        return None
+
+    def bump_config_version(self) -> int | None:
+        """Advance the broadcast configuration version; ``None`` without a channel."""
+        return None
+
+    def event_stream(self) -> EventStream | None:
+        """The streams ``personalize_worker`` drains, or ``None`` when :meth:`apply`
+        writes events to the database log itself (nothing to drain)."""
+        return None
+
+    def model_store(self) -> ModelStore | None:
+        """Where trained recommendation tables live; ``None``: the database."""
+        return None
+
+    def visitor_for_email(self, email: str) -> str | None:
+        """The visitor id of an identified visitor (an email captured on the site,
+        with or without an account), when the store can look it up."""
+        return None
+
+    def check(self) -> list[CheckMessage]:
+        """System checks of this store (reachability, database options...)."""
+        return []
 
     def merge(self, source_id: str, target_id: str) -> Profile:
         """Fold ``source_id`` into ``target_id`` and delete the source; return the result."""

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError, connections, transaction
 
 from personalize.conf import settings
@@ -94,6 +96,33 @@ class DatabaseProfileStore(BaseProfileStore):
             .first()
         )
         return row
+
+    def visitor_for_email(self, email: str) -> str | None:
+        return (
+            VisitorProfile.objects.using(self.using)
+            .filter(email__iexact=email)
+            .order_by("-last_seen")
+            .values_list("visitor_id", flat=True)
+            .first()
+        )
+
+    def check(self) -> list[CheckMessage]:
+        database = django_settings.DATABASES.get(self.using)
+        if database is None:
+            return []  # personalize.E005 reports a missing alias for every store
+        if (
+            database.get("ENGINE") == "django.db.backends.sqlite3"
+            and database.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
+        ):
+            return [
+                Warning(
+                    "The database profile store on SQLite needs IMMEDIATE transactions, or "
+                    "concurrent requests of one visitor can fail with 'database is locked'.",
+                    hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE"} to the SQLite database.',
+                    id="personalize.W004",
+                )
+            ]
+        return []
 
     def link_user(self, visitor_id: str, user_id: str) -> None:
         with transaction.atomic(using=self.using):

@@ -27,15 +27,16 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
+from django.core.checks import Warning
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from personalize import configuration
 from personalize.conf import settings
-from personalize.profiles.base import BaseProfileStore, StoreUnavailable
+from personalize.profiles.base import BaseProfileStore, EventStream, StoreUnavailable
 from personalize.profiles.profile import (
     COLLECTIONS,
     FLOAT_FIELDS,
@@ -48,9 +49,13 @@ from personalize.profiles.profile import (
     Profile,
     ProfileOp,
 )
+from personalize.recommendations.storage import RedisModelStore
 from personalize.tracking.context import VisitContext
 from personalize.tracking.events import EventRecord
 from personalize.tracking.log import write_events
+
+if TYPE_CHECKING:
+    from django.core.checks import CheckMessage
 
 logger = logging.getLogger("personalize.redis")
 
@@ -123,6 +128,34 @@ class RedisProfileStore(BaseProfileStore):
         )
         self._touch = self.client.register_script(TOUCH_SCRIPT)
         self.breaker = _Breaker()
+        self._model_store: RedisModelStore | None = None
+
+    # Capabilities ---------------------------------------------------------------
+
+    def event_stream(self) -> EventStream:
+        return EventStream(names=(self.stream,), connect=self.worker_client)
+
+    def model_store(self) -> RedisModelStore:
+        # The recommendations layer owns the table layout; the store lends its
+        # connection and breaker (one instance, so its Lua script is registered once).
+        if self._model_store is None:
+            self._model_store = RedisModelStore(self)
+        return self._model_store
+
+    def check(self) -> list[CheckMessage]:
+        try:
+            client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            client.ping()
+        except (redis.RedisError, ValueError) as exc:
+            return [
+                Warning(
+                    f"Redis at PERSONALIZE_REDIS_URL = {self.url!r} is unreachable ({exc}). "
+                    "Pages are still served, but without visitor profiles.",
+                    hint="Start Redis or fix PERSONALIZE_REDIS_URL.",
+                    id="personalize.W003",
+                )
+            ]
+        return []
 
     def worker_client(self, block_ms: int) -> redis.Redis:
         """A connection for ``personalize_worker``, separate from the request path's.

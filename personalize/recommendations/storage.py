@@ -33,7 +33,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import redis
 from django.db import transaction
@@ -41,7 +41,9 @@ from django.db.models import Q
 
 from personalize.conf import settings
 from personalize.profiles.base import BaseProfileStore, StoreUnavailable, get_store
-from personalize.profiles.redis import RedisProfileStore
+
+if TYPE_CHECKING:
+    from personalize.profiles.redis import RedisProfileStore
 
 logger = logging.getLogger(__name__)
 
@@ -280,18 +282,11 @@ def _batches(rows: Iterable[tuple[str, str, str]], size: int) -> Iterator[list[A
         yield batch
 
 
-_redis_stores: dict[int, RedisModelStore] = {}
-
-
 def model_store(store: BaseProfileStore | None = None) -> ModelStore:
-    """The model store that goes with the configured profile store."""
+    """The model store that goes with the configured profile store (its own, or the
+    database's)."""
     store = store or get_store()
-    if isinstance(store, RedisProfileStore):
-        cached = _redis_stores.get(id(store))
-        if cached is None or cached.store is not store:
-            cached = _redis_stores[id(store)] = RedisModelStore(store)
-        return cached
-    return DatabaseModelStore()
+    return store.model_store() or DatabaseModelStore()
 
 
 def read_rows(keys: Sequence[RowKey]) -> dict[RowKey, Row]:

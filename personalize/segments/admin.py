@@ -113,9 +113,6 @@ def find_profile(query: str) -> Profile | None:
 
 
 def _visitor_for_email(email: str) -> str | None:
-    from personalize.models import VisitorProfile
-    from personalize.profiles.database import DatabaseProfileStore
-
     store = get_store()
     user_model = get_user_model()
     email_field = user_model.get_email_field_name()
@@ -124,17 +121,8 @@ def _visitor_for_email(email: str) -> str | None:
         visitor_id = store.visitor_for_user(str(user.pk))
         if visitor_id:
             return visitor_id
-    if isinstance(store, DatabaseProfileStore):
-        # Identified visitors without an account are only findable in the database store.
-        row = (
-            VisitorProfile.objects.using(store.using)
-            .filter(email__iexact=email)
-            .order_by("-last_seen")
-            .values_list("visitor_id", flat=True)
-            .first()
-        )
-        return row
-    return None
+    # Identified visitors without an account: only stores that index emails find them.
+    return store.visitor_for_email(email)
 
 
 class SegmentAdmin(_SegmentAdminBase):

@@ -14,7 +14,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalize.conf import settings
 from personalize.profiles.base import get_store
-from personalize.profiles.redis import RedisProfileStore
 from personalize.tracking.worker import StreamWorker, stream_status
 
 
@@ -71,25 +70,30 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        store = get_store()
-        if not isinstance(store, RedisProfileStore):
+        events = get_store().event_stream()
+        if events is None:
             raise CommandError(
                 f"PERSONALIZE_STORE is {settings.STORE}: events already go straight to the "
                 "database, there is nothing to drain. Use the worker with the Redis store."
             )
+        if len(events.names) != 1:
+            raise CommandError(
+                f"The store has {len(events.names)} event streams; this worker drains one."
+            )
+        stream = events.names[0]
         for name in ("batch_size", "block_ms", "claim_interval", "max_drain_age"):
             if options[name] <= 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be a positive number.")
         for name in ("min_idle_ms", "status_every"):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be 0 or more.")
-        client = store.worker_client(options["block_ms"])
+        client = events.connect(options["block_ms"])
         if options["check"]:
-            self._check(client, store.stream, options["max_drain_age"])
+            self._check(client, stream, options["max_drain_age"])
             return
         worker = StreamWorker(
             client,
-            store.stream,
+            stream,
             consumer=options["consumer"],
             using=settings.DATABASE_ALIAS,
             batch_size=options["batch_size"],
@@ -103,7 +107,7 @@ class Command(BaseCommand):
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-        self.stdout.write(f"Draining {store.stream} as {options['consumer']} (Ctrl-C to stop)...")
+        self.stdout.write(f"Draining {stream} as {options['consumer']} (Ctrl-C to stop)...")
 
         def report(count: int) -> None:
             self.stdout.write(
