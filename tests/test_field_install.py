@@ -306,7 +306,7 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(build: Build, tmp_path_factory: pytest.TempPathFactory) -> Shop:
+def shop(build: Build, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """A new project in a fresh virtualenv, set up by the README's install blocks."""
     venv = tmp_path_factory.mktemp("venv")
     run([sys.executable, "-m", "venv", venv], venv)
@@ -337,7 +337,8 @@ def shop(build: Build, tmp_path_factory: pytest.TempPathFactory) -> Shop:
     )
     with (project / "shop" / "urls.py").open("a") as file:
         file.write("\nfrom shop.pages import home\n\nurlpatterns += [path('', home)]\n")
-    return Shop(project, python)
+    yield Shop(project, python)
+    shutil.rmtree(venv)  # 300 MB of NumPy and SciPy; pytest keeps three runs' temp dirs
 
 
 @pytest.mark.field
