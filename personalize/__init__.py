@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
     from personalize.recommendations.serving import Recommendations, WidgetSpec
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["recommend", "track"]
 
 

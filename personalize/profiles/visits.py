@@ -1,7 +1,8 @@
 """Visit bookkeeping: when a request starts a new visit and what that visit records.
 
-The Redis store runs the same rules inside a Lua script (``lua/touch.lua``) so
-that they hold atomically; the contract tests check both agree.
+The Redis store runs the same rules inside a Lua script (``TOUCH_SCRIPT`` in
+``personalize/profiles/redis.py``) so that they hold atomically; the contract
+tests check both agree.
 """
 
 from __future__ import annotations
