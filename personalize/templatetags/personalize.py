@@ -162,7 +162,7 @@ class ContentSlotNode(template.Node):
             url = reverse("personalize:slot", args=[name])
             path = getattr(request, "path", "/")
             return format_html(
-                '<div class="pz-slot-lazy" hx-get="{}?path={}" hx-trigger="load" '
+                '<div class="pz-slot-lazy" data-pz-lazy hx-get="{}?path={}" hx-trigger="load" '
                 'hx-swap="outerHTML">{}</div>',
                 url,
                 path,
@@ -219,8 +219,9 @@ def recommendations(
 
     Renders nothing when the widget is inactive or has too few products to show, and
     never repeats a product another widget above it on the page already shows.
-    ``category`` names the category page being shown; ``lazy=True`` renders an htmx
-    placeholder that fetches the widget after the page (for cached pages);
+    ``category`` names the category page being shown; ``lazy=True`` renders a
+    placeholder that fetches the widget after the page (for cached pages; htmx loads it
+    when the page has htmx, the runtime when it has not);
     ``refresh=True`` re-fetches it on a ``pz:refresh`` event (e.g. after a cart change).
     """
     from personalize.recommendations.catalogue import get_catalogue
