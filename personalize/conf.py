@@ -210,7 +210,10 @@ class Settings:
 
     @property
     def CSP_NONCE_ATTRIBUTE(self) -> str:
-        """Request attribute holding the CSP nonce (django-csp uses ``csp_nonce``)."""
+        """Request attribute holding the CSP nonce (django-csp uses ``csp_nonce``).
+
+        Django 6's own CSP nonce is found without it; see ``personalize.csp``.
+        """
         return str(self._get("CSP_NONCE_ATTRIBUTE", "csp_nonce"))
 
     # Recommendations -----------------------------------------------------------

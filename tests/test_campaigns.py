@@ -217,7 +217,7 @@ def test_content_slot_server_side_and_lazy() -> None:
     client = shopper()
     html = client.get("/shop/").content.decode()
     assert "<p>default hero</p>" in html
-    assert 'hx-get="/personalize/slots/hero/?path=/shop/"' in html
+    assert 'data-pz-lazy hx-get="/personalize/slots/hero/?path=/shop/"' in html
     make("hero-cats", kind="slot", slot_name="hero")
     html = client.get("/shop/").content.decode()
     assert "default hero" not in html

@@ -230,6 +230,7 @@ def test_lazy_placeholder_and_endpoint(catalogue: list[Product]) -> None:
     ).render(RequestContext(request, {"p": catalogue[0]}))
     url = re.search(r'hx-get="([^"]+)"', html)
     assert url is not None and 'hx-trigger="load"' in html
+    assert "data-pz-lazy " in html  # the runtime loads it where the page has no htmx
     endpoint = url.group(1).replace("&amp;", "&")
     assert (
         endpoint
@@ -360,14 +361,15 @@ def test_refreshable_widget_refetches_itself_and_waits_when_empty(
     ).render(RequestContext(request, {"p": catalogue[0]}))
     query = f"product={catalogue[0].pk}&amp;category=toys&amp;refresh=1"
     url = f"/personalize/recommendations/cart/?{query}"
-    assert f'hx-get="{url}" hx-trigger="pz:refresh from:body" hx-swap="outerHTML"' in html
+    assert f'data-pz-refresh hx-get="{url}" hx-trigger="pz:refresh from:body"' in html
     client = browser()
     again = client.get(url.replace("&amp;", "&")).content.decode()
-    assert 'data-pz-widget="cart"' in again and 'hx-trigger="pz:refresh from:body"' in again
+    assert 'data-pz-widget="cart"' in again and "data-pz-refresh hx-get=" in again
     # Nothing to show: a hidden placeholder that keeps listening, not a 204.
     empty = client.get("/personalize/recommendations/cart/?product=999999&refresh=1")
     assert empty.status_code == 200
-    assert 'hidden hx-get="/personalize/recommendations/cart/?product=999999&amp;refresh=1"' in (
-        empty.content.decode()
+    assert (
+        'hidden data-pz-refresh hx-get="/personalize/recommendations/cart/?product=999999&amp;'
+        'refresh=1"' in empty.content.decode()
     )
     assert client.get("/personalize/recommendations/cart/?product=999999").status_code == 204

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,4 +202,41 @@ def test_cart_cross_sell_follows_the_cart(
     page.locator(".cart-line-remove button").first.click()
     widget.wait_for(state="detached")
     assert page.locator(".pz-recs-lazy[hidden]").count() == 1
+    assert problems == [], problems
+
+
+@pytest.mark.urls("tests.urls")
+def test_lazy_widget_and_slot_load_on_a_page_without_htmx(
+    page: Any, live_server: Any, shop: dict[str, Product], artifacts_dir: Path
+) -> None:
+    """The runtime, not htmx, fills them; the strict nonce CSP of the tests applies."""
+    from tests.test_campaigns import make
+
+    make("hero-cats", kind="slot", slot_name="hero")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    response = page.goto(live_server.url + "/lazy/")
+    assert "data-pz-lazy" in response.text()
+    assert page.evaluate("window.htmx === undefined")
+    assert "script-src 'self' 'nonce-" in response.headers["content-security-policy"]
+
+    widget = page.locator('[data-pz-widget="category"]')
+    widget.wait_for()
+    slot = page.locator('[data-pz-kind="slot"][data-pz-campaign="hero-cats"]')
+    slot.wait_for()
+    assert page.locator("#hero-default, [data-pz-lazy]").count() == 0
+    assert slot.inner_text().startswith("hero-cats a")
+    assert widget.locator("[data-pz-item]").count() >= 2
+    page.screenshot(path=str(artifacts_dir / "lazy-without-htmx.png"), full_page=True)
+
+    view = wait_for_event("rec_view", widget="category")
+    assert view.props["path"] == "/lazy/"
+    wait_for_event("campaign_impression", campaign="hero-cats")
+    item = widget.locator("[data-pz-item]").nth(1)
+    product_id = item.get_attribute("data-pz-item")
+    with page.expect_navigation():
+        item.locator("a").click()
+    click = wait_for_event("rec_click", widget="category")
+    assert (click.props["product_id"], click.props["position"]) == (product_id, 2)
     assert problems == [], problems

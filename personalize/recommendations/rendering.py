@@ -111,10 +111,14 @@ def widget_url(
 
 
 def lazy_placeholder(url: str, slot: str) -> SafeString:
-    """An htmx placeholder that fetches the widget after the page has loaded."""
+    """A placeholder that fetches the widget after the page has loaded.
+
+    htmx loads it when the shop has htmx on the page, the runtime (``data-pz-lazy``)
+    when it has not.
+    """
     return format_html(
-        '<div class="pz-recs-lazy" data-pz-lazy-widget="{}" hx-get="{}" hx-trigger="load" '
-        'hx-swap="outerHTML"></div>',
+        '<div class="pz-recs-lazy" data-pz-lazy data-pz-lazy-widget="{}" hx-get="{}" '
+        'hx-trigger="load" hx-swap="outerHTML"></div>',
         slot,
         url,
     )
@@ -123,7 +127,7 @@ def lazy_placeholder(url: str, slot: str) -> SafeString:
 def refresh_placeholder(url: str) -> SafeString:
     """Where an empty refreshable widget would be: hidden, waiting for ``pz:refresh``."""
     return format_html(
-        '<div class="pz-recs-lazy" hidden hx-get="{}" hx-trigger="pz:refresh from:body" '
-        'hx-swap="outerHTML"></div>',
+        '<div class="pz-recs-lazy" hidden data-pz-refresh hx-get="{}" '
+        'hx-trigger="pz:refresh from:body" hx-swap="outerHTML"></div>',
         url,
     )

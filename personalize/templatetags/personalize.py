@@ -12,6 +12,7 @@ from django import template
 from django.template.base import FilterExpression, NodeList, Parser, Token
 from django.template.context import Context
 
+from personalize.csp import request_nonce
 from personalize.identity.visitor import Visitor
 
 register = template.Library()
@@ -93,16 +94,10 @@ def visitor_attribute(context: Context, path: str, default: Any = "") -> Any:
     return default if value is None else value
 
 
-def _nonce(request: Any) -> str:
-    from personalize.conf import settings
-
-    return str(getattr(request, settings.CSP_NONCE_ATTRIBUTE, "") or "")
-
-
 @register.inclusion_tag("personalize/head.html", takes_context=True)
 def personalize_head(context: Context) -> dict[str, Any]:
     """The runtime's CSS and JS (deferred, CSP nonce supported). Put it in ``<head>``."""
-    return {"nonce": _nonce(context.get("request"))}
+    return {"nonce": request_nonce(context.get("request"))}
 
 
 @register.simple_tag(takes_context=True)
@@ -134,7 +129,8 @@ def personalize_overlays(context: Context) -> str:
         {
             "placements": placements,
             "themes": themes,
-            "nonce": _nonce(request),
+            # Read only when used: reading a lazy nonce puts it in the policy header.
+            "nonce": request_nonce(request) if themes else "",
             # A staff preview reports nothing, so previews never count in the results.
             "endpoint": "" if selection.preview else reverse("personalize:events"),
             "token": beacon_token(visitor),
@@ -166,7 +162,7 @@ class ContentSlotNode(template.Node):
             url = reverse("personalize:slot", args=[name])
             path = getattr(request, "path", "/")
             return format_html(
-                '<div class="pz-slot-lazy" hx-get="{}?path={}" hx-trigger="load" '
+                '<div class="pz-slot-lazy" data-pz-lazy hx-get="{}?path={}" hx-trigger="load" '
                 'hx-swap="outerHTML">{}</div>',
                 url,
                 path,
@@ -223,8 +219,9 @@ def recommendations(
 
     Renders nothing when the widget is inactive or has too few products to show, and
     never repeats a product another widget above it on the page already shows.
-    ``category`` names the category page being shown; ``lazy=True`` renders an htmx
-    placeholder that fetches the widget after the page (for cached pages);
+    ``category`` names the category page being shown; ``lazy=True`` renders a
+    placeholder that fetches the widget after the page (for cached pages; htmx loads it
+    when the page has htmx, the runtime when it has not);
     ``refresh=True`` re-fetches it on a ``pz:refresh`` event (e.g. after a cart change).
     """
     from personalize.recommendations.catalogue import get_catalogue

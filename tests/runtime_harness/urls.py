@@ -29,15 +29,20 @@ BEACONS: list[dict[str, Any]] = []
 RENDERS: list[dict[str, Any]] = []
 #: Every capture form submission.
 CAPTURES: list[dict[str, Any]] = []
-#: What the render endpoint answers: 200 with a fragment, or 204 (campaign gone).
-STATE: dict[str, Any] = {"render_status": 200}
+#: Every request made to a lazy slot or widget endpoint.
+LAZY: list[dict[str, Any]] = []
+#: What the render endpoint answers: 200 with a fragment, or 204 (campaign gone);
+#: what the lazy endpoints answer: 200 with a fragment, 204 (nothing to show) or 500.
+STATE: dict[str, Any] = {"render_status": 200, "lazy_status": 200}
 
 
 def reset() -> None:
     BEACONS.clear()
     RENDERS.clear()
     CAPTURES.clear()
+    LAZY.clear()
     STATE["render_status"] = 200
+    STATE["lazy_status"] = 200
 
 
 @require_GET
@@ -102,6 +107,44 @@ def render(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponse(fragment("render", count=len(RENDERS), left=f"{left:.2f}"))
 
 
+def _lazy(request: HttpRequest) -> HttpResponse | None:
+    """Record a lazy request; the answer when it is not a 200 with a fragment."""
+    LAZY.append(
+        {"url": request.get_full_path(), "requested_with": request.headers.get("X-Requested-With")}
+    )
+    status = STATE["lazy_status"]
+    if status == 500:
+        return HttpResponse("<h1>Server error</h1>", status=500)
+    return HttpResponse(status=204) if status == 204 else None
+
+
+@require_GET
+def lazy_slot(request: HttpRequest, name: str) -> HttpResponse:
+    """A slot's winning variant; ``with-script`` also carries a ``<script>`` that must not run."""
+    answer = _lazy(request)
+    if answer is not None:
+        return answer
+    script = '<script src="/harness/assets/lazy-canary.js"></script>'
+    return HttpResponse(
+        fragment("lazy-slot", slot=escape(name), script=script if name == "with-script" else "")
+    )
+
+
+@require_GET
+def lazy_widget(request: HttpRequest, slot: str) -> HttpResponse:
+    """A widget; with ``refresh=1`` it re-fetches itself on pz:refresh, like the real one."""
+    answer = _lazy(request)
+    if answer is not None:
+        return answer
+    config = f'data-load="{len(LAZY)}"'
+    if request.GET.get("refresh") == "1":
+        url = escape(request.get_full_path())
+        config += (
+            f' data-pz-refresh hx-get="{url}" hx-trigger="pz:refresh from:body" hx-swap="outerHTML"'
+        )
+    return HttpResponse(fragment("rec-lazy", slot=escape(slot), config=config))
+
+
 @require_POST
 def capture(request: HttpRequest, slug: str) -> HttpResponse:
     """CSRF-protected like the real one.
@@ -143,4 +186,6 @@ urlpatterns = [
     path("personalize/api/events/", events),
     path("personalize/campaigns/<slug:slug>/render/", render),
     path("personalize/capture/<slug:slug>/", capture),
+    path("personalize/slots/<slug:name>/", lazy_slot),
+    path("personalize/recommendations/<slug:slot>/", lazy_widget),
 ]

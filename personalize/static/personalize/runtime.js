@@ -290,7 +290,24 @@
     });
   };
 
+  // Lazy placeholders and refreshable widgets carry hx-get for htmx; without htmx the runtime
+  // swaps them itself, marking them hx-disable so that an htmx arriving later leaves them be.
+  const load = (el) => {
+    const url = el.getAttribute("hx-get");
+    if (!url || !sameOrigin(url) || el.getAttribute("aria-busy")) return;
+    el.setAttribute("hx-disable", "");
+    el.setAttribute("aria-busy", "true");
+    fetch(url, { credentials: "same-origin", headers: XRW }).then((response) => {
+      // 204 (nothing to show), an error, a redirect elsewhere: the placeholder stays.
+      if (response.status !== 200 || !sameOrigin(response.url)) throw 0;
+      return response.text();
+    }).then((html) => insertHtml(el, html, true))
+      .catch(() => el.removeAttribute("aria-busy"));
+  };
+
   const refresh = () => {
+    doc.querySelectorAll("[data-pz-refresh]").forEach((el) =>
+      (!win.htmx || el.hasAttribute("hx-disable")) && load(el));
     Object.values(overlays).forEach((st) => {
       const src = attr(st.el, "src");
       if (!src || !sameOrigin(src)) return;
@@ -412,6 +429,7 @@
       });
     }
     watch(root);
+    if (!win.htmx) doc.querySelectorAll("[data-pz-lazy]").forEach(load);
     startCountdowns(doc);
     Object.values(overlays).forEach(arm);
   };
@@ -432,6 +450,10 @@
     refresh
   });
 
-  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", init);
-  else init();
+  // A deferred script runs before DOMContentLoaded and before the deferred scripts after it
+  // (htmx, maybe): wait for them too, so that win.htmx is known.
+  const script = doc.currentScript;
+  if (doc.readyState === "loading" || (script && script.defer && !script.async)) {
+    doc.addEventListener("DOMContentLoaded", init);
+  } else init();
 })();

@@ -1,0 +1,2 @@
+/* Harness only: a script inside lazily loaded HTML; the runtime must never run it. */
+window.__pzLazyScriptRan = true;
