@@ -119,6 +119,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "VISIT_TIMEOUT": (int, 60, "at least 60 seconds, e.g. 1800"),
         "COOKIE_AGE": (int, 60, "a number of seconds, e.g. 31536000 for a year"),
         "RETENTION_DAYS": (int, 1, "a number of days, e.g. 395"),
+        "STREAM_MAXLEN": (int, 1000, "the events a stream may buffer, e.g. 1000000"),
         "RECS_K": (int, 1, "the neighbours kept per item, e.g. 50"),
         "RECS_TRAINING_DAYS": (int, 1, "a number of days, e.g. 365"),
         "RECS_BESTSELLER_DAYS": (int, 1, "a number of days, e.g. 30"),

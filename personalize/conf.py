@@ -72,6 +72,15 @@ class Settings:
         return str(self._get("STREAM_NAME", "events"))
 
     @property
+    def STREAM_MAXLEN(self) -> int:
+        """Entries an event stream may hold before new events go straight to the database.
+
+        The stream is also trimmed (``XADD ... MAXLEN ~``) a little above this, so a
+        worker outage can never fill Redis's memory (~250 bytes per event).
+        """
+        return int(self._get("STREAM_MAXLEN", 1_000_000))
+
+    @property
     def RETENTION_DAYS(self) -> int:
         """Profiles and events older than this go (Redis TTL; ``personalize_purge``)."""
         return int(self._get("RETENTION_DAYS", 395))

@@ -111,6 +111,9 @@ class _Breaker:
         return StoreUnavailable(str(exc))
 
 
+STREAM_FULL_BACKOFF = 5  # seconds events bypass a full stream before it is looked at again
+
+
 class RedisProfileStore(BaseProfileStore):
     """Profiles in Redis, events in a Redis Stream drained by ``personalize_worker``."""
 
@@ -129,6 +132,7 @@ class RedisProfileStore(BaseProfileStore):
         self._touch = self.client.register_script(TOUCH_SCRIPT)
         self.breaker = _Breaker()
         self._model_store: RedisModelStore | None = None
+        self._stream_full_until = 0.0
 
     # Capabilities ---------------------------------------------------------------
 
@@ -143,8 +147,10 @@ class RedisProfileStore(BaseProfileStore):
         return self._model_store
 
     def check(self) -> list[CheckMessage]:
+        client = redis.Redis.from_url(
+            self.url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
+        )
         try:
-            client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
             client.ping()
         except (redis.RedisError, ValueError) as exc:
             return [
@@ -153,6 +159,22 @@ class RedisProfileStore(BaseProfileStore):
                     "Pages are still served, but without visitor profiles.",
                     hint="Start Redis or fix PERSONALIZE_REDIS_URL.",
                     id="personalize.W003",
+                )
+            ]
+        try:
+            config: Any = client.config_get("maxmemory-policy")
+        except redis.RedisError:
+            return []  # CONFIG is disabled on some managed services: nothing to check
+        policy = str(config.get("maxmemory-policy", "noeviction"))
+        if policy != "noeviction":
+            return [
+                Warning(
+                    f"Redis's maxmemory-policy is {policy!r}: when Redis is full it evicts "
+                    "visitor profiles (they all expire, so volatile-* policies evict them too) "
+                    "and nobody notices.",
+                    hint="Set maxmemory-policy noeviction: when Redis is full, writes fail and "
+                    "personalize sends events to the database instead (docs/deployment.md).",
+                    id="personalize.W006",
                 )
             ]
         return []
@@ -243,22 +265,60 @@ class RedisProfileStore(BaseProfileStore):
             raise self.breaker.failed(exc) from exc
 
     def apply(self, visitor_id: str, ops: list[ProfileOp], events: list[EventRecord]) -> None:
+        # A stream at its cap (no worker draining it) takes no more events: they go to
+        # the database log directly instead of growing Redis's memory without bound.
+        streamed = [] if self._stream_full() else events
         try:
             self.breaker.check()
             pipe = self.client.pipeline(transaction=False)
             self._queue_ops(pipe, visitor_id, ops)
-            for event in events:
-                pipe.xadd(self.stream, {"e": json.dumps(event.to_json(), separators=(",", ":"))})
-            pipe.execute()
+            cap = settings.STREAM_MAXLEN
+            for event in streamed:
+                pipe.xadd(
+                    self.stream,
+                    {"e": json.dumps(event.to_json(), separators=(",", ":"))},
+                    # A safety net above the cap: trimming drops undrained events, so it
+                    # must only ever happen if the cap check below was raced past.
+                    maxlen=cap + cap // 10,
+                    approximate=True,
+                )
+            if streamed:
+                pipe.xlen(self.stream)
+            replies = pipe.execute()
+            if streamed:
+                self._observe_stream_length(int(replies[-1]), cap)
         except (redis.RedisError, StoreUnavailable) as exc:
             error = exc if isinstance(exc, StoreUnavailable) else self.breaker.failed(exc)
-            # The profile change is lost, the events are not: they go straight to the log.
-            if events:
-                try:
-                    write_events(events, using=settings.DATABASE_ALIAS)
-                except Exception:
-                    logger.exception("Could not log %d events after a Redis failure", len(events))
+            # The profile change is lost, the events are not: they go straight to the log
+            # (an event that did reach the stream is inserted once: event ids are unique).
+            self._log_directly(events)
             raise error from exc
+        if len(streamed) < len(events):
+            self._log_directly(events)
+
+    def _log_directly(self, events: list[EventRecord]) -> None:
+        if not events:
+            return
+        try:
+            write_events(events, using=settings.DATABASE_ALIAS)
+        except Exception:
+            logger.exception("Could not log %d events after a Redis failure", len(events))
+
+    def _stream_full(self) -> bool:
+        return time.monotonic() < self._stream_full_until
+
+    def _observe_stream_length(self, length: int, cap: int) -> None:
+        if length >= cap:
+            # Look again in a few seconds: one XLEN per request is already paid for.
+            self._stream_full_until = time.monotonic() + STREAM_FULL_BACKOFF
+            logger.warning(
+                "Event stream %s holds %d entries (cap %d): is personalize_worker running? "
+                "Events go to the database directly for %d s.",
+                self.stream,
+                length,
+                cap,
+                STREAM_FULL_BACKOFF,
+            )
 
     def _queue_ops(self, pipe: Any, visitor_id: str, ops: list[ProfileOp]) -> None:
         main = self.key(visitor_id, "m")
