@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -197,3 +198,64 @@ def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         ]
     return []
+
+
+@register(Tags.models)
+def check_catalogue_relations(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``PERSONALIZE_CATALOGUE_SELECT_RELATED`` / ``_PREFETCH_RELATED`` name real relations."""
+    from django.apps import apps
+    from django.conf import settings as project
+
+    errors: list[CheckMessage] = []
+    model = None
+    with contextlib.suppress(LookupError, ValueError):  # personalize.E006 reports it
+        model = apps.get_model(settings.PRODUCT_MODEL) if settings.PRODUCT_MODEL else None
+    for name, forward_only in (("SELECT_RELATED", True), ("PREFETCH_RELATED", False)):
+        setting = f"PERSONALIZE_CATALOGUE_{name}"
+        value = getattr(project, setting, ())
+        if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+            errors.append(
+                Error(
+                    f"{setting} must be a list of relation paths, got {value!r}.",
+                    hint=f'E.g. {setting} = ["category"] (paths use "__", as in Django '
+                    f"{name.lower()}()).",
+                    id="personalize.E008",
+                )
+            )
+            continue
+        if model is None:
+            continue
+        for path in value:
+            problem = _relation_problem(model, path, forward_only=forward_only)
+            if problem:
+                errors.append(
+                    Error(
+                        f"{setting} has {path!r}: {problem}.",
+                        hint="Name foreign keys or one-to-one fields for SELECT_RELATED, any "
+                        "relation (many-to-many, reverse foreign key) for PREFETCH_RELATED, "
+                        'joined with "__".',
+                        id="personalize.E008",
+                    )
+                )
+    return errors
+
+
+def _relation_problem(model: Any, path: str, *, forward_only: bool) -> str:
+    """Why ``path`` is not a relation path on ``model`` ("" when it is)."""
+    for part in path.split("__"):
+        # Reverse relations are named by their accessor (``related_name`` or ``x_set``),
+        # as prefetch_related() and select_related() spell them.
+        field = next(
+            (
+                f
+                for f in model._meta.get_fields()
+                if (f.get_accessor_name() if f.auto_created and not f.concrete else f.name) == part
+            ),
+            None,
+        )
+        if field is None or not field.is_relation:
+            return f"{model._meta.label} has no relation {part!r}"
+        if forward_only and not (field.many_to_one or field.one_to_one):
+            return f"{part!r} is many-valued: name it in PERSONALIZE_CATALOGUE_PREFETCH_RELATED"
+        model = field.related_model
+    return ""

@@ -243,6 +243,16 @@ class Settings:
         return str(self._get("CATALOGUE", "personalize.recommendations.catalogue.ModelCatalogue"))
 
     @property
+    def CATALOGUE_SELECT_RELATED(self) -> tuple[str, ...]:
+        """Foreign keys joined into the catalogue's product query (``select_related``)."""
+        return tuple(str(path) for path in self._get("CATALOGUE_SELECT_RELATED", ()))
+
+    @property
+    def CATALOGUE_PREFETCH_RELATED(self) -> tuple[str, ...]:
+        """Many-valued relations loaded with the products, one query each (``prefetch_related``)."""
+        return tuple(str(path) for path in self._get("CATALOGUE_PREFETCH_RELATED", ()))
+
+    @property
     def RECS_K(self) -> int:
         """Neighbours kept per item by ``personalize_train`` (similar, viewed/bought together)."""
         return int(self._get("RECS_K", 50))

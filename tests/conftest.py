@@ -25,6 +25,12 @@ DB_STORE = "personalize.profiles.database.DatabaseProfileStore"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+# tests/oscar/ is a project of its own (Oscar's apps, its own settings): it runs in a
+# separate invocation, ``pytest tests/oscar --ds=tests.oscar.settings``.
+OSCAR_SETTINGS = "tests.oscar.settings"
+collect_ignore = [] if os.environ.get("DJANGO_SETTINGS_MODULE") == OSCAR_SETTINGS else ["oscar"]
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if IN_CI:
         missing = []

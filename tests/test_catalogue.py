@@ -15,7 +15,7 @@ from personalize.recommendations.catalogue import (
     get_catalogue,
     items_by_id,
 )
-from shop_demo.models import Category, Product
+from shop_demo.models import Category, Order, OrderItem, Product
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +86,41 @@ def test_missing_model_setting_is_a_clear_error() -> None:
         pytest.raises(TypeError, match="BaseCatalogue"),
     ):
         get_catalogue()
+
+
+class SalesCatalogue(ModelCatalogue):
+    """A shop's subclass: declares its relations and prepares the whole batch at once."""
+
+    select_related = ("category",)
+    prefetch_related = ("order_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def prepare(self, objs: list[Any]) -> None:
+        self.batches.append(len(objs))
+        for obj in objs:
+            obj.units_sold = sum(line.quantity for line in obj.order_items.all())
+
+
+def test_subclass_hooks_keep_the_query_count_flat(
+    products: list[Product], django_assert_num_queries: Any
+) -> None:
+    order = Order.objects.create(email="a@example.com", number="1", subtotal=9, total=9)
+    for product, quantity in ((products[0], 2), (products[2], 1), (products[0], 3)):
+        OrderItem.objects.create(
+            order=order, product=product, product_name="x", unit_price=1, quantity=quantity
+        )
+    catalogue = SalesCatalogue()
+    catalogue.fields["title"] = "units_sold"
+    ids = [str(p.pk) for p in products]
+    with django_assert_num_queries(2):  # the products, then every order line at once
+        items = catalogue.items(ids)
+    assert [item.title for item in items] == ["5", "", "1"]
+    assert catalogue.batches == [3]
+    assert [item.id for item in catalogue.all_items()] == sorted(ids, key=lambda i: i)
+    assert catalogue.batches == [3, 3]
+    assert catalogue.for_request(None) is catalogue
+    with django_assert_num_queries(0):
+        assert catalogue.ref(items[0].obj) == (ids[0], "cat-food")

@@ -125,3 +125,35 @@ def test_product_model_ok_or_unset() -> None:
     assert checks.check_product_model() == []
     with override_settings(PERSONALIZE_PRODUCT_MODEL=""):
         assert checks.check_product_model() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SELECT_RELATED", "category", "must be a list"),
+        ("PREFETCH_RELATED", [1], "must be a list"),
+        ("SELECT_RELATED", ["nope"], "has no relation 'nope'"),
+        ("SELECT_RELATED", ["name"], "has no relation 'name'"),
+        ("SELECT_RELATED", ["order_items"], "many-valued"),
+        ("PREFETCH_RELATED", ["category__nope"], "shop_demo.Category has no relation 'nope'"),
+    ],
+)
+def test_e008_catalogue_relations(name: str, value: object, message: str) -> None:
+    with override_settings(**{f"PERSONALIZE_CATALOGUE_{name}": value}):
+        messages = checks.check_catalogue_relations()
+    assert ids(messages) == ["personalize.E008"]
+    assert message in messages[0].msg and f"PERSONALIZE_CATALOGUE_{name}" in messages[0].msg
+
+
+def test_catalogue_relations_ok() -> None:
+    assert checks.check_catalogue_relations() == []
+    with override_settings(
+        PERSONALIZE_CATALOGUE_SELECT_RELATED=["category"],
+        PERSONALIZE_CATALOGUE_PREFETCH_RELATED=("order_items__order", "category__products"),
+    ):
+        assert checks.check_catalogue_relations() == []
+    # Without a product model only the shape can be checked.
+    with override_settings(
+        PERSONALIZE_PRODUCT_MODEL="", PERSONALIZE_CATALOGUE_SELECT_RELATED=["anything"]
+    ):
+        assert checks.check_catalogue_relations() == []

@@ -373,3 +373,63 @@ def test_refreshable_widget_refetches_itself_and_waits_when_empty(
         'refresh=1"' in empty.content.decode()
     )
     assert client.get("/personalize/recommendations/cart/?product=999999").status_code == 204
+
+
+def render_widget(slot: str, product: Any) -> str:
+    from django.template import RequestContext, Template
+
+    request = RequestFactory().get("/")
+    return Template("{% load personalize %}{% recommendations slot product=p %}").render(
+        RequestContext(request, {"slot": slot, "p": product})
+    )
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_widget_render_costs_two_queries_whatever_its_size(
+    catalogue: list[Product], django_assert_num_queries: Any, count: int
+) -> None:
+    train()
+    make_widget(slot="picks", strategy="bestsellers", fallback="new_arrivals", count=count)
+    page_product = Product.objects.select_related("category").get(pk=catalogue[0].pk)
+    render_widget("picks", page_product)  # compiles the widget configuration
+    with django_assert_num_queries(2) as captured:
+        html = render_widget("picks", page_product)
+    # The database store's trained rows, then the products with their category joined.
+    assert "personalize_trainedrow" in captured.captured_queries[0]["sql"]
+    assert 'INNER JOIN "shop_demo_category"' in captured.captured_queries[1]["sql"]
+    assert len(ids(html)) == count
+
+
+def test_prefetched_relations_cost_one_query_each_not_one_per_product(
+    catalogue: list[Product], django_assert_num_queries: Any
+) -> None:
+    train()
+    make_widget(slot="picks", strategy="bestsellers", fallback="new_arrivals", count=6)
+    page_product = Product.objects.select_related("category").get(pk=catalogue[0].pk)
+    # A shop's widget template that shows how often each product sold: a reverse relation.
+    template = (
+        '{% for item in items %}<i data-pz-item="{{ item.id }}">'
+        "{{ item.obj.order_items.all|length }}</i>{% endfor %}"
+    )
+    with override_settings(
+        PERSONALIZE_CATALOGUE_PREFETCH_RELATED=["order_items"],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {
+                    "loaders": [
+                        (
+                            "django.template.loaders.locmem.Loader",
+                            {"personalize/recommendations/picks.html": template},
+                        ),
+                        "django.template.loaders.app_directories.Loader",
+                    ]
+                },
+            }
+        ],
+    ):
+        render_widget("picks", page_product)
+        with django_assert_num_queries(3) as captured:
+            html = render_widget("picks", page_product)
+    assert "shop_demo_orderitem" in captured.captured_queries[2]["sql"]
+    assert len(ids(html)) == 6

@@ -755,7 +755,7 @@ def _suggestions(catalogue: BaseCatalogue) -> Suggestions:
     if len(items) < PREVIEW_SUGGESTIONS and isinstance(catalogue, ModelCatalogue):
         known = {item.id for item in items}
         more = catalogue.queryset().exclude(pk__in=list(known))[: PREVIEW_SUGGESTIONS - len(items)]
-        items += [catalogue.to_item(obj) for obj in more]
+        items += catalogue.to_items(more)
     products = [
         Suggestion(item.id, f"{item.title} · {item.category}" if item.category else item.title)
         for item in items

@@ -7,6 +7,13 @@ product (``"category.slug"``); a callable at the end of the path is called
 (``get_absolute_url``). Shops whose catalogue does not fit subclass
 :class:`ModelCatalogue` (or :class:`BaseCatalogue`) and point
 ``PERSONALIZE_CATALOGUE`` at it.
+
+Query budget: loading the products of a widget is one query plus one per
+``prefetch_related`` lookup, whatever the number of products. Foreign keys named in
+the field paths are joined automatically; ``PERSONALIZE_CATALOGUE_SELECT_RELATED``
+and ``PERSONALIZE_CATALOGUE_PREFETCH_RELATED`` (or the class attributes of the same
+names on a subclass) declare the relations a shop's own properties or widget
+templates read, so that nothing is loaded product by product.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -24,6 +31,12 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from personalize.conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+#: Products read per query when the whole catalogue is walked (training, ``all_items``).
+BATCH = 2000
 
 DEFAULT_FIELDS: dict[str, str] = {
     "title": "name",
@@ -52,7 +65,22 @@ class CatalogueItem:
 
 
 class BaseCatalogue:
-    """The interface recommendations use; subclasses implement both methods."""
+    """The interface recommendations use; subclasses implement ``items`` and ``all_items``."""
+
+    def for_request(self, request: HttpRequest | None) -> BaseCatalogue:
+        """This catalogue as seen by ``request`` (prices and stock can depend on the shopper).
+
+        Serving calls it once per widget. The default ignores the request; a catalogue
+        whose prices depend on the customer returns a copy bound to the request.
+        """
+        return self
+
+    def ref(self, obj: Any) -> tuple[str, str | None]:
+        """``(id, category)`` of one of the shop's product objects, cheaply.
+
+        Used for the product on screen, where prices and stock are not needed.
+        """
+        return str(getattr(obj, "pk", obj)), None
 
     def items(self, ids: Sequence[str]) -> list[CatalogueItem]:
         """The items with these ids, in the same order, skipping unknown ids (one query)."""
@@ -83,7 +111,19 @@ def resolve_path(obj: Any, path: str) -> Any:
 
 
 class ModelCatalogue(BaseCatalogue):
-    """A catalogue read from ``PERSONALIZE_PRODUCT_MODEL`` with ``PERSONALIZE_PRODUCT_FIELDS``."""
+    """A catalogue read from ``PERSONALIZE_PRODUCT_MODEL`` with ``PERSONALIZE_PRODUCT_FIELDS``.
+
+    Subclasses adapt it without rewriting the queries: :attr:`select_related` and
+    :attr:`prefetch_related` add relations to the product query (on top of the
+    settings of the same names), :meth:`queryset` is the base query,
+    :meth:`prepare` loads in bulk whatever else :meth:`to_item` reads, and
+    :meth:`to_item` builds one item.
+    """
+
+    #: Foreign keys and one-to-one fields joined into the product query.
+    select_related: ClassVar[tuple[str, ...]] = ()
+    #: Many-valued relations (or ``Prefetch`` objects) loaded with the products.
+    prefetch_related: ClassVar[tuple[str | models.Prefetch[Any], ...]] = ()
 
     def __init__(
         self, model: type[models.Model] | None = None, fields: dict[str, str] | None = None
@@ -100,15 +140,18 @@ class ModelCatalogue(BaseCatalogue):
         self.fields = {**DEFAULT_FIELDS, **(fields or settings.PRODUCT_FIELDS)}
 
     def queryset(self) -> models.QuerySet[Any]:
-        related = sorted(
-            {
-                "__".join(path.split(".")[:-1])
-                for path in self.fields.values()
-                if "." in path and self._is_relation(path.split(".")[0])
-            }
-        )
+        """The products with every declared relation: one query, plus one per prefetch."""
+        joined = {
+            "__".join(path.split(".")[:-1])
+            for path in self.fields.values()
+            if "." in path and self._is_relation(path.split(".")[0])
+        }
+        joined.update(self.select_related, settings.CATALOGUE_SELECT_RELATED)
         queryset = self.model._default_manager.all()
-        return queryset.select_related(*related) if related else queryset
+        if joined:
+            queryset = queryset.select_related(*sorted(joined))
+        prefetch = [*self.prefetch_related, *settings.CATALOGUE_PREFETCH_RELATED]
+        return queryset.prefetch_related(*prefetch) if prefetch else queryset
 
     def _is_relation(self, name: str) -> bool:
         try:
@@ -117,7 +160,14 @@ class ModelCatalogue(BaseCatalogue):
             return False
         return bool(field.is_relation and (field.many_to_one or field.one_to_one))
 
+    def prepare(self, objs: list[Any]) -> None:
+        """Load, for all of ``objs`` at once, what :meth:`to_item` reads beyond the query.
+
+        The default does nothing: the declared relations came with the query.
+        """
+
     def to_item(self, obj: Any) -> CatalogueItem:
+        """The item for one product (loaded by :meth:`queryset` and :meth:`prepare`)."""
         get = self.fields.__getitem__
         price = resolve_path(obj, get("price"))
         return CatalogueItem(
@@ -132,6 +182,15 @@ class ModelCatalogue(BaseCatalogue):
             obj=obj,
         )
 
+    def to_items(self, objs: Iterable[Any]) -> list[CatalogueItem]:
+        """Items for products loaded by :meth:`queryset`, prepared together."""
+        objs = list(objs)
+        self.prepare(objs)
+        return [self.to_item(obj) for obj in objs]
+
+    def ref(self, obj: Any) -> tuple[str, str | None]:
+        return str(obj.pk), str(resolve_path(obj, self.fields["category"]) or "") or None
+
     def items(self, ids: Sequence[str]) -> list[CatalogueItem]:
         if not ids:
             return []
@@ -143,17 +202,22 @@ class ModelCatalogue(BaseCatalogue):
                 clean.append(pk_field.to_python(raw))
             except ValidationError:
                 continue  # an id from an old event that no longer parses: nothing to show
-        found = {str(obj.pk): obj for obj in self.queryset().filter(pk__in=clean)}
-        return [self.to_item(found[i]) for i in ids if i in found]
+        found = {str(item.id): item for item in self.to_items(self.queryset().filter(pk__in=clean))}
+        return [found[i] for i in ids if i in found]
 
     def all_items(self) -> Iterator[CatalogueItem]:
-        for obj in self.queryset().iterator(chunk_size=2000):
-            yield self.to_item(obj)
+        batch: list[Any] = []
+        for obj in self.queryset().iterator(chunk_size=BATCH):
+            batch.append(obj)
+            if len(batch) == BATCH:
+                yield from self.to_items(batch)
+                batch = []
+        yield from self.to_items(batch)
 
     def training_facts(self) -> Iterator[tuple[str, str, datetime | None]]:
         # Only two fields: no URL reversing or price parsing for the whole catalogue.
         category, created_at = self.fields["category"], self.fields["created_at"]
-        for obj in self.queryset().iterator(chunk_size=2000):
+        for obj in self.queryset().iterator(chunk_size=BATCH):
             yield (
                 str(obj.pk),
                 str(resolve_path(obj, category) or ""),

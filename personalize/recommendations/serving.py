@@ -7,7 +7,9 @@ Per request, a widget costs:
 * the trained rows its strategy and fallback need: one Redis round trip (a Lua script
   that reads the active model pointer and the rows atomically) or one SQL query with
   the database store;
-* the products to show: one query through the catalogue adapter.
+* the products to show: one query through the catalogue adapter, plus one per relation
+  it prefetches (``PERSONALIZE_CATALOGUE_PREFETCH_RELATED``), whatever the number of
+  products.
 
 So with Redis, the only SQL is the product query.
 """
@@ -147,11 +149,7 @@ def product_ref(product: Any, catalogue: BaseCatalogue) -> tuple[str | None, str
         return product.id, product.category or None
     if isinstance(product, (str, int)):
         return str(product), None
-    to_item = getattr(catalogue, "to_item", None)
-    if to_item is not None:
-        item = to_item(product)
-        return item.id, item.category or None
-    return str(getattr(product, "pk", product)), None
+    return catalogue.ref(product)
 
 
 def build_context(
@@ -230,7 +228,7 @@ def recommend(
     visitor = getattr(request, "visitor", None) if request is not None else None
     if not isinstance(visitor, Visitor):
         visitor = None
-    catalogue = catalogue or get_catalogue()
+    catalogue = (catalogue or get_catalogue()).for_request(request)
     product_id, product_category = product_ref(product, catalogue)
     ctx = build_context(
         visitor.profile if visitor is not None else None,
@@ -319,7 +317,7 @@ def preview(
     """What ``spec`` would show a visitor with ``profile`` (a ``Profile`` or ``None`` for a
     first-time visitor), as a member of ``segment`` (picks the per-segment rule), on the
     page of ``product`` / ``category``. For the admin's preview: nothing is tracked."""
-    catalogue = catalogue or get_catalogue()
+    catalogue = (catalogue or get_catalogue()).for_request(None)
     product_id, product_category = product_ref(product, catalogue)
     ctx = build_context(
         profile,

@@ -1,0 +1,58 @@
+"""``category_view`` for Oscar's category pages.
+
+Oscar sends no signal for a category page, but its ``ProductCategoryView`` answers
+with a ``TemplateResponse`` whose context holds the category: this middleware
+reads it there, before the page is rendered, so the visit's category interest
+counts on the very page that shows it. Only successful pages of Oscar's category
+view (or a fork's subclass of it) count; redirects to the canonical URL do not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
+from oscar.core.loading import get_class
+
+import personalize
+
+logger = logging.getLogger(__name__)
+
+
+class CategoryViewMiddleware:
+    """Tracks ``category_view`` on Oscar's category pages. Anywhere in ``MIDDLEWARE``."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        return self.get_response(request)
+
+    def process_template_response(
+        self, request: HttpRequest, response: TemplateResponse
+    ) -> TemplateResponse:
+        view = (response.context_data or {}).get("view")
+        category = (response.context_data or {}).get("category")
+        if (
+            response.status_code == 200
+            and category is not None
+            and isinstance(view, get_class("catalogue.views", "ProductCategoryView"))
+        ):
+            try:
+                personalize.track(request, "category_view", category=str(category.slug))
+            except ValueError as exc:  # the visitor is fine; only this event is lost
+                logger.warning("category_view not tracked: %s", exc)
+        return response
