@@ -32,6 +32,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -39,6 +41,7 @@ import redis
 from django.db import transaction
 from django.db.models import Q
 
+from personalize import configuration
 from personalize.conf import settings
 from personalize.profiles.base import BaseProfileStore, StoreUnavailable, get_store
 
@@ -106,6 +109,37 @@ class ModelStore:
         raise NotImplementedError
 
 
+ROW_CACHE_SIZE: Final = 20_000
+
+
+class _RowCache:
+    """Rows (and known misses) of the active model, most recently used last."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rows: OrderedDict[tuple[str, str, str], Row | None] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str]) -> tuple[bool, Row | None]:
+        with self.lock:
+            if key not in self.rows:
+                return False, None
+            self.rows.move_to_end(key)
+            return True, self.rows[key]
+
+    def put(self, key: tuple[str, str, str], row: Row | None) -> None:
+        with self.lock:
+            self.rows[key] = row
+            self.rows.move_to_end(key)
+            while len(self.rows) > ROW_CACHE_SIZE:
+                self.rows.popitem(last=False)
+
+
+# Trained rows change only when a model is swapped in, and the swap bumps the
+# configuration version: so each process keeps the rows it has read, per version,
+# and a widget on the database store costs no query for its rows once warm.
+_row_cache: configuration.Compiled[_RowCache] = configuration.Compiled(_RowCache)
+
+
 class DatabaseModelStore(ModelStore):
     name = "database"
 
@@ -113,10 +147,29 @@ class DatabaseModelStore(ModelStore):
         self.using = using or settings.DATABASE_ALIAS
 
     def read(self, keys: Sequence[RowKey]) -> dict[RowKey, Row]:
-        from personalize.models import TrainedRow
-
         if not keys:
             return {}
+        cache = _row_cache.get()
+        found: dict[RowKey, Row] = {}
+        missing: list[RowKey] = []
+        for table, key in dict.fromkeys(keys):
+            hit, row = cache.get((self.using, table, key))
+            if not hit:
+                missing.append((table, key))
+            elif row is not None:
+                found[(table, key)] = row
+        if missing:
+            fetched = self._fetch(missing)
+            for table, key in missing:
+                row = fetched.get((table, key))
+                cache.put((self.using, table, key), row)
+                if row is not None:
+                    found[(table, key)] = row
+        return found
+
+    def _fetch(self, keys: Sequence[RowKey]) -> dict[RowKey, Row]:
+        from personalize.models import TrainedRow
+
         wanted = set(keys)
         by_table: dict[str, list[str]] = {}
         for table, key in wanted:
@@ -160,6 +213,8 @@ class DatabaseModelStore(ModelStore):
         with transaction.atomic(using=self.using):
             models.filter(is_active=True).exclude(pk=model_id).update(is_active=False)
             models.filter(pk=model_id).update(is_active=True)
+        # Every process drops the rows it cached of the old model (within the poll period).
+        configuration.bump()
         # Old rows go after the swap: readers of the old model have finished by then or
         # see the new one. Model records stay, for the training history in the admin.
         manager.exclude(model_id=model_id).delete()
@@ -176,6 +231,7 @@ class DatabaseModelStore(ModelStore):
         from personalize.models import TrainedRow
 
         TrainedRow.objects.using(self.using).all().delete()
+        configuration.bump()
 
 
 class RedisModelStore(ModelStore):
