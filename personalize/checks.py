@@ -6,11 +6,14 @@ import contextlib
 import re
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.module_loading import import_string
 
 from personalize.conf import settings
+from personalize.recommendations.catalogue import DEFAULT_FIELDS, ModelCatalogue
 
 MIDDLEWARE_PATH = "personalize.middleware.VisitorMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -113,6 +116,23 @@ def _check_database_alias() -> list[CheckMessage]:
 
 
 @register(Tags.compatibility)
+def check_time_zone_support(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # Events, visits, schedules and training windows are UTC instants. With USE_TZ = False
+    # SQLite and MySQL refuse them, so every event write fails while pages look fine:
+    # better a failed check than a silently empty event log.
+    if django_settings.USE_TZ:
+        return []
+    return [
+        Error(
+            "personalize records times as UTC instants and needs USE_TZ = True; with "
+            "USE_TZ = False the database rejects the event log's timestamps and events are lost.",
+            hint="Set USE_TZ = True in your settings (the default of new Django projects).",
+            id="personalize.E009",
+        )
+    ]
+
+
+@register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     # setting -> (type, smallest valid value, what to set it to)
@@ -167,8 +187,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 @register(Tags.models)
 def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from django.apps import apps
-
     label = settings.PRODUCT_MODEL
     if not label:
         return []
@@ -182,8 +200,6 @@ def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="personalize.E006",
             )
         ]
-    from personalize.recommendations.catalogue import DEFAULT_FIELDS
-
     try:
         unknown = sorted(set(settings.PRODUCT_FIELDS) - set(DEFAULT_FIELDS))
     except (TypeError, ValueError):
@@ -197,7 +213,53 @@ def check_product_model(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="personalize.E007",
             )
         ]
-    return []
+    return _check_product_field_paths()
+
+
+def _check_product_field_paths() -> list[CheckMessage]:
+    # A path the model cannot have is not an error at run time (the widget shows the item
+    # without a title or picture), so it would otherwise go unnoticed until a shopper sees it.
+    try:
+        catalogue = import_string(settings.CATALOGUE)
+    except ImportError:
+        return []
+    if not (isinstance(catalogue, type) and issubclass(catalogue, ModelCatalogue)):
+        return []  # a catalogue of the shop's own does not read PERSONALIZE_PRODUCT_FIELDS
+    model = apps.get_model(settings.PRODUCT_MODEL)
+    messages: list[CheckMessage] = []
+    for key, path in {**DEFAULT_FIELDS, **settings.PRODUCT_FIELDS}.items():
+        missing = _unresolvable_part(model, str(path))
+        if missing is not None:
+            messages.append(
+                Warning(
+                    f"PERSONALIZE_PRODUCT_FIELDS[{key!r}] = {path!r}: {missing!r} is not an "
+                    f"attribute of {model._meta.label}, so recommendations show no {key}.",
+                    hint=f'Map "{key}" to a field, property or method path of '
+                    f'{model._meta.label} in PERSONALIZE_PRODUCT_FIELDS, e.g. {{"{key}": ...}}.',
+                    id="personalize.W005",
+                )
+            )
+    return messages
+
+
+def _unresolvable_part(model: type[Any], path: str) -> str | None:
+    """The first part of ``path`` that ``model`` cannot have, or ``None``.
+
+    Relations are followed; a property or method ends the walk, since what it
+    returns is only known at run time.
+    """
+    current = model
+    for part in path.split("."):
+        if not hasattr(current, part):
+            return part
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+        if not (field.is_relation and field.related_model and not field.many_to_many):
+            return None
+        current = field.related_model
+    return None
 
 
 @register(Tags.models)

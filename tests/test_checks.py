@@ -23,6 +23,7 @@ def test_demo_settings_pass_every_check() -> None:
     assert checks.check_middleware() == []
     assert checks.check_store() == []
     assert checks.check_settings() == []
+    assert checks.check_time_zone_support() == []
 
 
 def test_w001_middleware_missing() -> None:
@@ -69,6 +70,13 @@ def test_w003_silent_when_redis_answers(redis_url: str) -> None:
         PERSONALIZE_REDIS_URL=redis_url,
     ):
         assert checks.check_store() == []
+
+
+def test_e009_time_zone_support_off() -> None:
+    with override_settings(USE_TZ=False):
+        messages = checks.check_time_zone_support()
+    assert ids(messages) == ["personalize.E009"]
+    assert "USE_TZ = True" in messages[0].hint
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
@@ -119,6 +127,33 @@ def test_e007_unknown_product_field_keys() -> None:
         messages = checks.check_product_model()
     assert ids(messages) == ["personalize.E007"]
     assert "unknown keys: name" in messages[0].msg and "category" in str(messages[0].hint)
+
+
+@pytest.mark.parametrize(
+    ("fields", "missing"),
+    [
+        ({"title": "title"}, "'title'"),  # the demo's Product calls it "name"
+        ({"category": "category.code"}, "'code'"),  # followed through the relation
+        ({"category": "kind.slug"}, "'kind'"),
+    ],
+)
+def test_w005_product_field_path_the_model_lacks(fields: dict[str, str], missing: str) -> None:
+    with override_settings(PERSONALIZE_PRODUCT_FIELDS=fields):
+        messages = checks.check_product_model()
+    assert ids(messages) == ["personalize.W005"]
+    assert f"{missing} is not an attribute of shop_demo.Product" in messages[0].msg
+    assert next(iter(fields)) in messages[0].msg
+
+
+def test_w005_silent_for_properties_methods_and_own_catalogues() -> None:
+    # get_absolute_url is a method and image_url a property: neither is walked into.
+    with override_settings(PERSONALIZE_PRODUCT_FIELDS={"url": "get_absolute_url.x"}):
+        assert checks.check_product_model() == []
+    with override_settings(
+        PERSONALIZE_PRODUCT_FIELDS={"title": "nope"},
+        PERSONALIZE_CATALOGUE="personalize.recommendations.catalogue.BaseCatalogue",
+    ):
+        assert checks.check_product_model() == []
 
 
 def test_product_model_ok_or_unset() -> None:
