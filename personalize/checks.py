@@ -321,3 +321,26 @@ def _relation_problem(model: Any, path: str, *, forward_only: bool) -> str:
             return f"{part!r} is many-valued: name it in PERSONALIZE_CATALOGUE_PREFETCH_RELATED"
         model = field.related_model
     return ""
+
+
+@register(Tags.caches, deploy=True)
+def check_shared_rate_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W007 (``check --deploy``): the events limit must be shared by every app server."""
+    from personalize.profiles.base import get_store
+    from personalize.ratelimit import is_process_local
+
+    try:
+        limiter = get_store().rate_limiter()
+    except Exception:  # a store that cannot be built: personalize.E001 says why
+        return []
+    if limiter is not None or not is_process_local():
+        return []
+    return [
+        Warning(
+            "PERSONALIZE_EVENTS_RATE_LIMIT is counted per process: the default cache is local "
+            "to each process, so N app servers accept N times the limit.",
+            hint="Configure a shared cache in CACHES (Redis or Memcached), or use the Redis "
+            "profile store, which counts in Redis.",
+            id="personalize.W007",
+        )
+    ]

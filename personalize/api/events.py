@@ -22,7 +22,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from personalize.api.views import JSONOnly
@@ -30,6 +29,7 @@ from personalize.campaigns.registry import get_campaign_registry
 from personalize.campaigns.rendering import BEACON_SALT
 from personalize.conf import settings
 from personalize.identity.visitor import get_visitor
+from personalize.ratelimit import WINDOW, allow_events
 from personalize.recommendations.beacon import active_widget_slots
 from personalize.recommendations.models import Strategy
 from personalize.tracking.events import validate_event
@@ -159,20 +159,6 @@ class BeaconSerializer(serializers.Serializer[dict[str, Any]]):
         return value
 
 
-class VisitorRateThrottle(SimpleRateThrottle):
-    """Per visitor (not per IP: many shoppers share one), PERSONALIZE_EVENTS_RATE_LIMIT/min."""
-
-    scope = "personalize-events"
-
-    def get_rate(self) -> str:
-        return f"{settings.EVENTS_RATE_LIMIT}/min"
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        visitor = getattr(request._request, "visitor", None)
-        ident = visitor.id if visitor is not None else self.get_ident(request)
-        return f"pz-throttle:{ident}"
-
-
 def same_origin(request: Request) -> bool:
     source = request.headers.get("Origin") or request.headers.get("Referer") or ""
     try:
@@ -188,7 +174,6 @@ class EventsView(APIView):
     parser_classes = [BeaconParser, JSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
-    throttle_classes = [VisitorRateThrottle]
 
     def post(self, request: Request) -> Response:
         if not same_origin(request):
@@ -210,6 +195,15 @@ class EventsView(APIView):
         if owner != visitor.id:
             return Response({"token": ["Belongs to another visitor."]}, status=403)
         events = serializer.validated_data["events"]
+        if not allow_events(visitor.id, len(events)):
+            return Response(
+                {
+                    "detail": f"Too many events: at most {settings.EVENTS_RATE_LIMIT} a minute "
+                    "per visitor. Report them again later."
+                },
+                status=429,
+                headers={"Retry-After": str(WINDOW)},
+            )
         for event in events:
             if "name" in event:  # a widget event, validated as it will be logged
                 visitor.track(event["name"], event["props"])

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import redis
     from django.core.checks import CheckMessage
 
+    from personalize.ratelimit import EventRateLimiter
     from personalize.recommendations.storage import ModelStore
 
 
@@ -107,6 +108,11 @@ class BaseProfileStore:
 
     def model_store(self) -> ModelStore | None:
         """Where trained recommendation tables live; ``None``: the database."""
+        return None
+
+    def rate_limiter(self) -> EventRateLimiter | None:
+        """A limiter of reported events shared by every app server, or ``None``:
+        Django's cache counts them (``personalize.ratelimit.CacheRateLimiter``)."""
         return None
 
     def visitor_for_email(self, email: str) -> str | None:

@@ -26,6 +26,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ from personalize.profiles.profile import (
     Profile,
     ProfileOp,
 )
+from personalize.ratelimit import WINDOW
 from personalize.recommendations.storage import RedisModelStore
 from personalize.tracking.context import VisitContext
 from personalize.tracking.events import EventRecord
@@ -111,6 +113,20 @@ class _Breaker:
         return StoreUnavailable(str(exc))
 
 
+# An exact sliding window of reported events per visitor: timestamps (Redis's own
+# clock, shared by every app server) of the events accepted in the last minute.
+# KEYS: the visitor's rate key; ARGV: window seconds, limit, count, member prefix
+RATE_SCRIPT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local window, limit, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - window)
+if redis.call('ZCARD', KEYS[1]) + count > limit then return 0 end
+for i = 1, count do redis.call('ZADD', KEYS[1], t, ARGV[4] .. i) end
+redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+return 1
+"""
+
 STREAM_FULL_BACKOFF = 5  # seconds events bypass a full stream before it is looked at again
 
 
@@ -130,6 +146,7 @@ class RedisProfileStore(BaseProfileStore):
             health_check_interval=30,
         )
         self._touch = self.client.register_script(TOUCH_SCRIPT)
+        self._rate = self.client.register_script(RATE_SCRIPT)
         self.breaker = _Breaker()
         self._model_store: RedisModelStore | None = None
         self._stream_full_until = 0.0
@@ -138,6 +155,21 @@ class RedisProfileStore(BaseProfileStore):
 
     def event_stream(self) -> EventStream:
         return EventStream(names=(self.stream,), connect=self.worker_client)
+
+    def rate_limiter(self) -> RedisProfileStore:
+        return self  # allow() below: an exact sliding window beside the profile
+
+    def allow(self, visitor_id: str, count: int, limit: int) -> bool:
+        """Count ``count`` reported events if the visitor stays within ``limit`` a minute."""
+        try:
+            self.breaker.check()
+            accepted: Any = self._rate(
+                keys=[self.key(visitor_id, "rl")],
+                args=[WINDOW, limit, count, f"{uuid.uuid4().hex}:"],
+            )
+        except redis.RedisError as exc:
+            raise self.breaker.failed(exc) from exc
+        return bool(accepted)
 
     def model_store(self) -> RedisModelStore:
         # The recommendations layer owns the table layout; the store lends its
