@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -74,7 +75,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(BASE_DIR / "var" / "tests.sqlite3"),
@@ -101,8 +102,10 @@ def _reachable(url: str) -> bool:
 
 POSTGRES_AVAILABLE = _reachable(POSTGRES_URL)
 if POSTGRES_AVAILABLE:
-    DATABASES["postgres"] = dj_database_url.parse(POSTGRES_URL)
-    DATABASES["postgres"]["TEST"] = {"NAME": f"test_personalize_{os.getpid()}"}
+    DATABASES["postgres"] = {
+        **dj_database_url.parse(POSTGRES_URL),
+        "TEST": {"NAME": f"test_personalize_{os.getpid()}"},
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
