@@ -25,6 +25,11 @@ DB_STORE = "personalize.profiles.database.DatabaseProfileStore"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    # pytest-django prints the Django version; this is the series tests/run asked for.
+    return f"expected Django: {os.environ.get('PERSONALIZE_EXPECT_DJANGO') or 'any'}"
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if IN_CI:
         missing = []
