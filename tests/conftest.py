@@ -31,6 +31,11 @@ OSCAR_SETTINGS = "tests.oscar.settings"
 collect_ignore = [] if os.environ.get("DJANGO_SETTINGS_MODULE") == OSCAR_SETTINGS else ["oscar"]
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    # pytest-django prints the Django version; this is the series tests/run asked for.
+    return f"expected Django: {os.environ.get('PERSONALIZE_EXPECT_DJANGO') or 'any'}"
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if IN_CI:
         missing = []

@@ -102,8 +102,10 @@ def _reachable(url: str) -> bool:
 
 POSTGRES_AVAILABLE = _reachable(POSTGRES_URL)
 if POSTGRES_AVAILABLE:
-    DATABASES["postgres"] = dict(dj_database_url.parse(POSTGRES_URL))
-    DATABASES["postgres"]["TEST"] = {"NAME": f"test_personalize_{os.getpid()}"}
+    DATABASES["postgres"] = {
+        **dj_database_url.parse(POSTGRES_URL),
+        "TEST": {"NAME": f"test_personalize_{os.getpid()}"},
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

@@ -304,6 +304,26 @@ def test_events_api_rejects_bad_reports() -> None:
     assert Event.objects.filter(name__startswith="campaign_").count() == 0
 
 
+@pytest.mark.parametrize("errors_as_dict", [True, False])
+@pytest.mark.filterwarnings("ignore:The list-based error format")  # DRF 3.18+ with False
+def test_event_errors_line_up_with_the_events_whatever_the_drf_settings(
+    settings: Any, errors_as_dict: bool
+) -> None:
+    make("api")
+    client = shopper()
+    good = {"type": "impression", "campaign": "api", "variant": "a"}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "LIST_SERIALIZER_ERRORS_AS_DICT": errors_as_dict,
+    }
+    response = report(client, [good, {**good, "variant": "zz"}, good])
+    assert response.status_code == 400
+    errors = response.json()["events"]
+    assert len(errors) == 3
+    assert errors[0] == errors[2] == {}
+    assert "variant" in errors[1]
+
+
 @override_settings(PERSONALIZE_EVENTS_RATE_LIMIT=3)
 def test_events_api_is_rate_limited_per_visitor() -> None:
     from django.core.cache import cache

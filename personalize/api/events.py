@@ -12,7 +12,7 @@ the signed token the page was rendered with, bound to the visitor's cookie.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.core import signing
@@ -124,8 +124,33 @@ EVENT_SERIALIZERS: dict[str, type[serializers.Serializer[dict[str, Any]]]] = {
 }
 
 
+class ReportedEventListSerializer(serializers.ListSerializer[list[dict[str, Any]]]):
+    """``events``: the errors are one entry per reported event, ``{}`` for the valid ones.
+
+    DRF 3.18 reports a list's errors as ``{index: errors}`` for the invalid items
+    only, unless ``REST_FRAMEWORK["LIST_SERIALIZER_ERRORS_AS_DICT"]`` is False;
+    the endpoint's documented shape must not change with the shop's DRF version
+    or settings.
+    """
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        try:
+            return list(super().to_internal_value(data))
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict) and detail and all(isinstance(k, int) for k in detail):
+                by_index = cast("dict[int, Any]", detail)  # the stubs know only str keys
+                raise serializers.ValidationError(
+                    [by_index.get(index, {}) for index in range(len(data))]
+                ) from exc
+            raise
+
+
 class ReportedEventSerializer(serializers.Serializer[dict[str, Any]]):
     """One item of ``events``: validated by the serializer its ``type`` names."""
+
+    class Meta:
+        list_serializer_class = ReportedEventListSerializer
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, Mapping):
