@@ -110,13 +110,13 @@ def test_slow_redis_times_out_fast(throwaway_redis: dict[str, Any]) -> None:
     ):
         client = browser()
         client.get("/page/")
-        throwaway_redis["client"].execute_command("CLIENT", "PAUSE", "2000", "ALL")
+        throwaway_redis["client"].execute_command("CLIENT", "PAUSE", "20000", "ALL")
         started = time.monotonic()
         response = client.get("/page/")
         elapsed = time.monotonic() - started
         assert response.status_code == 200
-        # Generous bound: the point is "a timeout, not a 2 s hang", not a benchmark.
-        assert elapsed < 1.5
+        # Not a benchmark: a timeout (50 ms) against waiting out a 20 s pause.
+        assert elapsed < 10
         assert client.get("/personalize/api/visitor/").json()["degraded"] is True
     reset_store()
 

