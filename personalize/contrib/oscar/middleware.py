@@ -10,12 +10,10 @@ view (or a fork's subclass of it) count; redirects to the canonical URL do not.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
-from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
+from django.utils.deprecation import MiddlewareMixin
 from oscar.core.loading import get_class
 
 import personalize
@@ -23,23 +21,12 @@ import personalize
 logger = logging.getLogger(__name__)
 
 
-class CategoryViewMiddleware:
-    """Tracks ``category_view`` on Oscar's category pages. Anywhere in ``MIDDLEWARE``."""
+class CategoryViewMiddleware(MiddlewareMixin):
+    """Tracks ``category_view`` on Oscar's category pages. Anywhere in ``MIDDLEWARE``.
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(
-        self,
-        get_response: Callable[[HttpRequest], HttpResponseBase]
-        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
-    ) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(self.get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        return self.get_response(request)
+    Only a template-response hook: Django's ``MiddlewareMixin`` makes it sync- and
+    async-capable.
+    """
 
     def process_template_response(
         self, request: HttpRequest, response: TemplateResponse
