@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from django.core import signing
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -41,7 +42,21 @@ REPORTABLE = ("exposure", "impression", "click", "close")
 WIDGET_EVENTS = ("rec_view", "rec_click")
 
 
-class BeaconParser(JSONParser):
+class BoundedJSONParser(JSONParser):
+    """JSON whose nesting a shopper cannot use to crash the request.
+
+    ``json.loads`` recurses per nesting level: 16 kB of ``[`` raise ``RecursionError``,
+    which is not a ``ValueError`` and would escape DRF's parser as a 500.
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply.") from exc
+
+
+class BeaconParser(BoundedJSONParser):
     """sendBeacon posts JSON as text/plain to avoid a CORS preflight."""
 
     media_type = "text/plain"
@@ -196,14 +211,20 @@ def same_origin(request: Request) -> bool:
 class EventsView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # no session auth: no CSRF header on beacons
-    parser_classes = [BeaconParser, JSONParser]
+    parser_classes = [BeaconParser, BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
 
     def post(self, request: Request) -> Response:
         if not same_origin(request):
             return Response({"detail": "Cross-origin event reports are not accepted."}, status=403)
-        if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+        declared = request.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            return Response(
+                {"detail": "Content-Length must be the body's size in bytes."}, status=400
+            )
+        # The header can be absent (chunked) or lie: the body itself is measured too.
+        if int(declared) > MAX_BODY or len(request._request.body) > MAX_BODY:
             return Response({"detail": f"Body too large: at most {MAX_BODY} bytes."}, status=413)
         serializer = BeaconSerializer(data=request.data)
         if not serializer.is_valid():
