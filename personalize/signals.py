@@ -1,10 +1,11 @@
-"""Signal receivers: recognise a customer across devices when they log in."""
+"""Signal receivers: recognise a customer across devices when they log in, forget them
+when they log out, and tell every process when configuration changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.core.signals import setting_changed
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -25,6 +26,14 @@ def merge_visitor_on_login(
     visitor = getattr(request, "visitor", None)
     if isinstance(visitor, Visitor):
         visitor.login(str(user.pk))
+
+
+@receiver(user_logged_out, dispatch_uid="personalize.forget_visitor_on_logout")
+def forget_visitor_on_logout(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    """The browser stops being the user: a new anonymous visitor from the next response."""
+    visitor = getattr(request, "visitor", None)
+    if isinstance(visitor, Visitor):
+        visitor.logout()
 
 
 @receiver(post_save, sender=Segment, dispatch_uid="personalize.segment_saved")

@@ -281,6 +281,27 @@ def test_login_adopts_then_merges_profiles_across_devices(clock: Clock) -> None:
     assert get_store().load(phone_vid_before) is None
 
 
+def test_logout_leaves_the_customer_behind() -> None:
+    user = get_user_model().objects.create_user("bo", "bo@example.com", "pw-12345678")
+    shared = browser()
+    shared.get("/p/1/")
+    customer_vid = shared.get(f"/login-as/{user.pk}/").json()["visitor"]
+    shared.get("/p/2/")
+    assert set(visitor_json(shared)["attributes"]["viewed_products"]) == {"1", "2"}
+
+    response = shared.get("/logout/")
+    assert response.json()["visitor"] != customer_vid
+    assert response.cookies["pz_vid"]  # the browser now carries a new anonymous id
+    after = visitor_json(shared)
+    assert after["id"] != customer_vid
+    assert after["attributes"]["viewed_products"] == []
+    assert after["attributes"]["orders_count"] == 0 and after["visit_count"] == 1
+    # The customer's profile is intact, with what they did while logged in.
+    profile = get_store().load(customer_vid)
+    assert profile is not None and set(profile.viewed_products) == {"1", "2"}
+    assert get_store().visitor_for_user(str(user.pk)) == customer_vid
+
+
 def test_track_rejects_bad_events() -> None:
     from django.test import RequestFactory
 

@@ -42,6 +42,13 @@ def login_as(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"visitor": request.visitor.id})  # type: ignore[attr-defined]
 
 
+def logout_now(request: HttpRequest) -> JsonResponse:
+    from django.contrib.auth import logout
+
+    logout(request)
+    return JsonResponse({"visitor": request.visitor.id})  # type: ignore[attr-defined]
+
+
 CAMPAIGN_PAGE = Template(
     "{% load personalize %}<html><head>{% personalize_head %}</head><body>"
     '{% content_slot "hero" %}<p>default hero</p>{% endcontent_slot %}'
@@ -97,5 +104,6 @@ urlpatterns = [
     path("img/<slug:slug>.svg", product_image, name="product_image"),
     path("crash/", crash),
     path("login-as/<int:pk>/", login_as),
+    path("logout/", logout_now),
     path("personalize/", include("personalize.urls")),
 ]

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from personalize.identity.cookies import new_visitor_id
 from personalize.profiles.base import StoreUnavailable, get_store
 from personalize.profiles.profile import Profile, ProfileOp
 from personalize.tracking.context import VisitContext
@@ -196,6 +197,23 @@ class Visitor:
                     self.profile.user_id = user_id
         except Exception:
             logger.exception("Could not link visitor %s to user %s", self.id, user_id)
+        self.__dict__.pop("_attributes", None)
+
+    def logout(self) -> None:
+        """Leave the user's profile: this browser continues as a new anonymous visitor.
+
+        Without this, the browser kept the customer's visitor id after logout, so the
+        next person at a shared computer saw their email, orders and searches.
+        """
+        if not self.tracked:
+            return
+        self.flush()  # what the user did before logging out stays theirs
+        self.id = new_visitor_id()
+        self.id_changed = True
+        self._profile = None
+        self._loaded = False
+        self.started_new_visit = False
+        self.degraded = False
         self.__dict__.pop("_attributes", None)
 
 
