@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
@@ -65,6 +66,7 @@ def test_staff_preview_shows_each_hero(catalogue: Any) -> None:
     staff = get_user_model().objects.create_user(
         "boss", "b@example.com", "pw-12345678", is_staff=True
     )
+    staff.user_permissions.add(Permission.objects.get(codename="view_segment"))
     client = shopper()
     client.force_login(staff)
     assert hero(client, "/?pz_preview=dog-owners") == "dog-owners"

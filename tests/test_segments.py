@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import Client, RequestFactory, override_settings
 
@@ -282,11 +283,16 @@ def test_staff_preview() -> None:
     user_model = get_user_model()
     staff = user_model.objects.create_user("staff", "s@example.com", "pw-12345678", is_staff=True)
     shopper = user_model.objects.create_user("shop", "p@example.com", "pw-12345678")
+    clerk = user_model.objects.create_user("clerk", "c@example.com", "pw-12345678", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_segment"))
 
-    client = browser()
-    client.force_login(shopper)
-    assert client.get("/personalize/api/visitor/?pz_preview=vip").json()["segments"] != ["vip"]
-    assert "pz_preview" not in client.cookies or not client.cookies["pz_preview"].value
+    # A shopper, and staff without personalize's permissions, cannot preview.
+    for user in (shopper, clerk):
+        client = browser()
+        client.force_login(user)
+        response = client.get("/personalize/api/visitor/?pz_preview=vip")
+        assert response.json()["segments"] != ["vip"]
+        assert "pz_preview" not in client.cookies or not client.cookies["pz_preview"].value
 
     client = browser()
     client.force_login(staff)
@@ -313,6 +319,7 @@ def test_preview_toolbar_only_for_active_previews() -> None:
     staff = get_user_model().objects.create_user(
         "staff2", "t@example.com", "pw-12345678", is_staff=True
     )
+    staff.user_permissions.add(Permission.objects.get(codename="change_segment"))
     request = _request_for()
     assert "pz-preview" not in render("{% personalize_toolbar %}", request)
     request = _request_for("/?pz_preview=vip")

@@ -22,6 +22,7 @@ from personalize.campaigns.registry import (
     get_campaign_registry,
 )
 from personalize.conf import settings
+from personalize.permissions import staff_with_any_perm
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -44,17 +45,7 @@ SAMPLE_COUPON: Final = "PREVIEW-CODE"
 
 
 def _may_preview(request: HttpRequest) -> bool:
-    user = getattr(request, "user", None)
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and (
-            user.has_perm("personalize.view_campaign")
-            or user.has_perm("personalize.change_campaign")
-        )
-    )
+    return staff_with_any_perm(request, "personalize.view_campaign", "personalize.change_campaign")
 
 
 def forced_placement(request: HttpRequest) -> Placement | None:

@@ -9,29 +9,32 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponseBase
 
 from personalize.conf import settings
+from personalize.permissions import staff_with_any_perm
 
 PARAM = "pz_preview"
 SALT = "personalize.preview"
 EXIT_VALUES = ("", "off", "0", "exit")
 
 
-def _is_staff(request: HttpRequest) -> bool:
-    user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and user.is_staff)
+def _may_preview(request: HttpRequest) -> bool:
+    return staff_with_any_perm(request, "personalize.view_segment", "personalize.change_segment")
 
 
 def requested_preview(request: HttpRequest) -> str | None:
-    """The slug a staff member asked to preview, or None. Non-staff requests are ignored."""
+    """The slug a staff member asked to preview, or None.
+
+    Ignored unless the user is active staff with permission to view segments.
+    """
     if PARAM in request.GET:
         value = request.GET.get(PARAM, "").strip()[:80]
-        if value in EXIT_VALUES or not _is_staff(request):
+        if value in EXIT_VALUES or not _may_preview(request):
             return None
         return value
     raw = request.COOKIES.get(settings.PREVIEW_COOKIE_NAME)
     if not raw:
         return None
     signed = request.get_signed_cookie(settings.PREVIEW_COOKIE_NAME, default=None, salt=SALT)
-    if not signed or not _is_staff(request):
+    if not signed or not _may_preview(request):
         return None
     return str(signed)[:80]
 
