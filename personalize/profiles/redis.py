@@ -158,7 +158,7 @@ class RedisProfileStore(BaseProfileStore):
         self.prefix = prefix or settings.REDIS_PREFIX
         #: Whether ``url`` is a Redis Cluster (``PERSONALIZE_REDIS_CLUSTER``).
         self.cluster = settings.REDIS_CLUSTER
-        redis.connection.parse_url(self.url)  # a malformed URL fails now, not per request
+        redis.ConnectionPool.from_url(self.url)  # a malformed URL fails now, not per request
         self.breaker = _Breaker()
         self._client: RedisClient | None = None
         self._client_lock = threading.Lock()
