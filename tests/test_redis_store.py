@@ -36,11 +36,11 @@ class RoundTrips:
             self.ports.append(int(conn.port))
             original(conn, command, check_health)
 
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+
     def reset(self) -> None:
         self.count = 0
         self.ports = []
-
-        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
 
 
 @pytest.fixture

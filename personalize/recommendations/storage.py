@@ -316,7 +316,9 @@ class RedisModelStore(ModelStore):
         for attempt in (1, 2):
             pipe = client.pipeline(transaction=False)
             for script_keys, args in calls:
-                pipe.evalsha(_READ.sha, 1, *script_keys, *args)
+                # redis-py's cluster pipeline blocks its evalsha() method (it cannot load
+                # scripts for you), not the command: NOSCRIPT is handled here instead.
+                pipe.execute_command("EVALSHA", _READ.sha, 1, *script_keys, *args)
             try:
                 return list(pipe.execute())
             except redis.exceptions.NoScriptError:
