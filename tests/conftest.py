@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from redis.cluster import RedisCluster
 from django.test import override_settings
+from redis.cluster import RedisCluster
 
 from personalize.profiles.base import BaseProfileStore, get_store, reset_store
 

@@ -9,8 +9,8 @@ projects without the demo.
 
 ``PERSONALIZE_TEST_REDIS_URL`` (set by ``tests/run`` to a private redis-server),
 ``PERSONALIZE_TEST_REDIS_CLUSTER_URL`` (a node of a private three-primary Redis
-Cluster, also started by ``tests/run``) and ``PERSONALIZE_TEST_POSTGRES_URL`` (default: the local server, trust auth)
-point the contract tests at real servers.
+Cluster, also started by ``tests/run``) and ``PERSONALIZE_TEST_POSTGRES_URL``
+(default: the local server, trust auth) point the contract tests at real servers.
 """
 
 from __future__ import annotations
