@@ -370,7 +370,7 @@ class RedisModelStore(ModelStore):
             keep = tuple(self.bucket_base(b) + version + ":" for b in range(self.buckets))
             old = [
                 key
-                for key in client.scan_iter(match=self._pattern() + ":*:*", count=1000)
+                for key in client.scan_iter(match=self.pattern + ":*:*", count=1000)
                 if not str(key).startswith(keep) and not str(key).endswith(":active")
             ]
             if old:
@@ -379,13 +379,15 @@ class RedisModelStore(ModelStore):
             client.close()
         return count
 
-    def _pattern(self) -> str:
-        # Every bucket's keys; a cluster client's SCAN walks every primary.
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of every bucket (a cluster client's SCAN
+        walks every primary)."""
         return f"{self.store.prefix}:{{rec*"
 
     def clear(self) -> None:
         client = self.client
-        keys = list(client.scan_iter(match=self._pattern(), count=1000))
+        keys = list(client.scan_iter(match=self.pattern, count=1000))
         if keys:
             client.unlink(*keys)
 
