@@ -57,6 +57,11 @@ class Settings:
         return str(self._get("REDIS_PREFIX", "pz"))
 
     @property
+    def REDIS_CLUSTER(self) -> bool:
+        """Whether ``PERSONALIZE_REDIS_URL`` is a node of a Redis Cluster (``RedisCluster``)."""
+        return bool(self._get("REDIS_CLUSTER", False))
+
+    @property
     def REDIS_TIMEOUT(self) -> float:
         """Socket connect/read timeout in seconds; a slow Redis degrades, never blocks."""
         return float(self._get("REDIS_TIMEOUT", 0.05))
@@ -72,8 +77,18 @@ class Settings:
         return str(self._get("STREAM_NAME", "events"))
 
     @property
+    def STREAM_SHARDS(self) -> int:
+        """Event streams the Redis store spreads events over (a visitor's go to one).
+
+        With more than one they are named ``<prefix>:<STREAM_NAME>:{0}`` ... ``{n-1}``: on a
+        Redis Cluster each lands in a slot of its own, so the write load and the
+        workers spread over the nodes.
+        """
+        return max(1, int(self._get("STREAM_SHARDS", 1)))
+
+    @property
     def STREAM_MAXLEN(self) -> int:
-        """Entries an event stream may hold before new events go straight to the database.
+        """Entries each event stream (shard) may hold before new events go straight to the database.
 
         The stream is also trimmed (``XADD ... MAXLEN ~``) a little above this, so a
         worker outage can never fill Redis's memory (~250 bytes per event).
@@ -87,7 +102,8 @@ class Settings:
 
     @property
     def CONFIG_POLL_SECONDS(self) -> float:
-        """How often the database store re-reads the configuration version."""
+        """How often the configuration version is re-read where no request brings it along:
+        the database store, and the Redis store on a Redis Cluster."""
         return float(self._get("CONFIG_POLL_SECONDS", 2.0))
 
     # Identity --------------------------------------------------------------

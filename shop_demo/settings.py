@@ -6,6 +6,8 @@ Environment variables (all optional):
 ``PERSONALIZE_STORE``            ``database`` (default), ``redis`` or a dotted class path
 ``PERSONALIZE_REDIS_URL``        default ``redis://127.0.0.1:6379/0``
 ``PERSONALIZE_REDIS_PREFIX``     default ``pz`` (prefix of every Redis key)
+``PERSONALIZE_REDIS_CLUSTER``    ``1``: ``PERSONALIZE_REDIS_URL`` is a node of a Redis Cluster
+``PERSONALIZE_STREAM_SHARDS``    event streams to spread events over (default 1)
 ``PERSONALIZE_VISIT_TIMEOUT``    seconds of inactivity that end a visit (default 1800)
 ``DATABASE_CONN_MAX_AGE``        default ``0`` (close after each request; see below)
 ``DJANGO_DEBUG``                 ``1`` (default) or ``0``
@@ -138,6 +140,8 @@ PERSONALIZE_STORE = _STORES.get(
 )
 PERSONALIZE_REDIS_URL = os.environ.get("PERSONALIZE_REDIS_URL", "redis://127.0.0.1:6379/0")
 PERSONALIZE_REDIS_PREFIX = os.environ.get("PERSONALIZE_REDIS_PREFIX", "pz")
+PERSONALIZE_REDIS_CLUSTER = os.environ.get("PERSONALIZE_REDIS_CLUSTER", "0") == "1"
+PERSONALIZE_STREAM_SHARDS = int(os.environ.get("PERSONALIZE_STREAM_SHARDS", "1"))
 PERSONALIZE_VISIT_TIMEOUT = int(os.environ.get("PERSONALIZE_VISIT_TIMEOUT", "1800"))
 PERSONALIZE_COUNTRY_HEADER = os.environ.get("PERSONALIZE_COUNTRY_HEADER") or None
 

@@ -16,6 +16,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.test import override_settings
+from redis.cluster import RedisCluster
 
 from personalize.profiles.base import BaseProfileStore, get_store, reset_store
 
@@ -41,6 +42,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         missing = []
         if not settings.REDIS_URL:
             missing.append("Redis (PERSONALIZE_TEST_REDIS_URL unset: is redis-server installed?)")
+        if not settings.REDIS_CLUSTER_URL:
+            missing.append("a Redis Cluster (PERSONALIZE_TEST_REDIS_CLUSTER_URL unset)")
         if not settings.POSTGRES_AVAILABLE:
             missing.append(f"PostgreSQL at {settings.POSTGRES_URL}")
         if missing:
@@ -83,7 +86,48 @@ def use_redis_store(redis_url: str, redis_prefix: str) -> Iterator[BaseProfileSt
     reset_store()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis", "memory"])
+#: Event stream shards of the cluster store in tests: several, so every test on the
+#: cluster also exercises the sharding.
+CLUSTER_SHARDS = 3
+
+
+@pytest.fixture
+def redis_cluster_url() -> str:
+    _need(
+        bool(settings.REDIS_CLUSTER_URL),
+        "a Redis Cluster (set PERSONALIZE_TEST_REDIS_CLUSTER_URL or use tests/run)",
+    )
+    return str(settings.REDIS_CLUSTER_URL)
+
+
+def delete_cluster_keys(url: str, pattern: str) -> None:
+    """Delete the keys matching ``pattern`` on every primary of the cluster at ``url``."""
+    client = RedisCluster.from_url(url)  # type: ignore[no-untyped-call]
+    try:
+        keys = list(client.scan_iter(match=pattern, count=1000))  # scans every primary
+        if keys:
+            client.delete(*keys)  # split by slot
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def use_redis_cluster_store(redis_cluster_url: str) -> Iterator[BaseProfileStore]:
+    """The Redis store on a real Redis Cluster, with several event stream shards."""
+    prefix = f"pztest:{uuid.uuid4().hex[:12]}"
+    with override_settings(
+        PERSONALIZE_STORE=REDIS_STORE,
+        PERSONALIZE_REDIS_URL=redis_cluster_url,
+        PERSONALIZE_REDIS_CLUSTER=True,
+        PERSONALIZE_REDIS_PREFIX=prefix,
+        PERSONALIZE_STREAM_SHARDS=CLUSTER_SHARDS,
+    ):
+        yield get_store()
+    reset_store()
+    delete_cluster_keys(redis_cluster_url, f"{prefix}:*")
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis", "redis-cluster", "memory"])
 def store(request: pytest.FixtureRequest) -> Iterator[BaseProfileStore]:
     """Each profile store, against a real server; used by the contract tests.
 
@@ -98,6 +142,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[BaseProfileStore]:
         return
     if request.param == "redis":
         yield request.getfixturevalue("use_redis_store")
+        return
+    if request.param == "redis-cluster":
+        yield request.getfixturevalue("use_redis_cluster_store")
         return
     if request.param == "postgres":
         _need(settings.POSTGRES_AVAILABLE, "PostgreSQL")

@@ -7,9 +7,10 @@ journeys drive. Nothing here imports ``shop_demo.settings`` and nothing calls
 dependencies. ``tests/oscar/`` and the field-install test check the app in
 projects without the demo.
 
-``PERSONALIZE_TEST_REDIS_URL`` (set by ``tests/run`` to a private redis-server)
-and ``PERSONALIZE_TEST_POSTGRES_URL`` (default: the local server, trust auth)
-point the contract tests at real servers.
+``PERSONALIZE_TEST_REDIS_URL`` (set by ``tests/run`` to a private redis-server),
+``PERSONALIZE_TEST_REDIS_CLUSTER_URL`` (a node of a private three-primary Redis
+Cluster, also started by ``tests/run``) and ``PERSONALIZE_TEST_POSTGRES_URL``
+(default: the local server, trust auth) point the contract tests at real servers.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 REST_FRAMEWORK = {"DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]}
 
 REDIS_URL = os.environ.get("PERSONALIZE_TEST_REDIS_URL", "")
+# A node of a real Redis Cluster (tests/run starts one with three primaries).
+REDIS_CLUSTER_URL = os.environ.get("PERSONALIZE_TEST_REDIS_CLUSTER_URL", "")
 PERSONALIZE_REDIS_URL = REDIS_URL or "redis://127.0.0.1:1/0"
 PERSONALIZE_STORE = "personalize.profiles.database.DatabaseProfileStore"
 PERSONALIZE_VISIT_TIMEOUT = 1800

@@ -225,7 +225,7 @@ def test_swap_is_atomic_readers_see_old_model_until_the_switch(
         rows = TrainedRow.objects.using(settings.DATABASE_ALIAS)
         assert set(rows.values_list("model_id", flat=True)) == {report.model_id}
     else:
-        keys = spy.inner.client.keys(spy.inner.base + "*")
+        keys = list(spy.inner.client.scan_iter(match=spy.inner.pattern))
         versions = {key.split(":")[-2] for key in keys if not key.endswith("active")}
         assert versions == {str(report.model_id)}
 
@@ -278,7 +278,7 @@ def test_a_failed_store_write_leaves_the_live_model_and_no_trace(
 
     with pytest.raises(redis.ConnectionError):
         store.write(live.model_id + 1, broken_rows())
-    keys = store.client.keys(store.base + "*")
+    keys = list(store.client.scan_iter(match=store.pattern))
     assert {key.split(":")[-2] for key in keys if not key.endswith("active")} == {
         str(live.model_id)
     }
@@ -309,7 +309,7 @@ def test_orphans_of_a_killed_run_are_removed_by_the_next_swap(
     store.client.hset(store.table_key("999", "similar"), mapping={"1": pack_row(["2"], [1.0])})
     history(products)
     report = train(as_of=NOW)
-    keys = store.client.keys(store.base + "*")
+    keys = list(store.client.scan_iter(match=store.pattern))
     assert {key.split(":")[-2] for key in keys if not key.endswith("active")} == {
         str(report.model_id)
     }

@@ -76,7 +76,7 @@ def test_a_full_stream_sends_events_to_the_database(
 
         # Drained by a worker, and the backoff over: events take the stream again.
         store.client.delete(store.stream)
-        store._stream_full_until = 0.0
+        store._stream_full_until.clear()
         client.get("/page/")
         assert store.client.xlen(store.stream) == 1
         assert Event.objects.count() == 2

@@ -28,13 +28,19 @@ class RoundTrips:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
+        self.ports: list[int] = []  # the server of each send, for a Redis Cluster's nodes
         original = redis.connection.AbstractConnection.send_packed_command
 
         def counting(conn: Any, command: Any, check_health: bool = True) -> None:
             self.count += 1
+            self.ports.append(int(conn.port))
             original(conn, command, check_health)
 
         monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+
+    def reset(self) -> None:
+        self.count = 0
+        self.ports = []
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from personalize.tracking.context import VisitContext
 from personalize.tracking.events import EventRecord
 
 if TYPE_CHECKING:
-    import redis
     from django.core.checks import CheckMessage
 
+    from personalize.profiles.redis_client import RedisClient
     from personalize.ratelimit import EventRateLimiter
     from personalize.recommendations.storage import ModelStore
 
@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 class EventStream:
     """Redis Streams where a store leaves events for ``personalize_worker``."""
 
+    #: Every stream (shard) events may wait in; each has its own consumer group.
     names: tuple[str, ...]
-    #: A new connection for the worker, whose read timeout outlasts a blocking read
-    #: of ``block_ms`` milliseconds.
-    connect: Callable[[int], redis.Redis]
+    #: A new connection for the worker (a ``RedisCluster`` on a cluster), whose read
+    #: timeout outlasts a blocking read of ``block_ms`` milliseconds.
+    connect: Callable[[int], RedisClient]
 
 
 class StoreUnavailable(Exception):

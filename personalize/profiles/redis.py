@@ -11,13 +11,24 @@ Redis Cluster slot)::
     pz:v:{V}:pc     zset   purchased categories   -> last time
     pz:v:{V}:aff    zset   category affinity      -> raw decayed score
     pz:v:{V}:cart   hash   q:<product> quantity, p:<product> price, c:<product> category
-    pz:user:<id>    string the visitor id holding a user's profile
-    pz:events       stream events waiting for ``personalize_worker``
+    pz:user:{<id>}  string the visitor id holding a user's profile
+    pz:events       stream events waiting for ``personalize_worker``; with
+                    ``PERSONALIZE_STREAM_SHARDS`` = n: pz:events:{0} ... pz:events:{n-1},
+                    a visitor's events always in the same one
 
 A request costs two round trips: the ``touch`` script (visit bookkeeping and
 the whole profile, atomically) and one pipeline with the request's changes
 and events. Every change is a single atomic command, so concurrent requests
 for one visitor never lose an update.
+
+Every script, transaction and key group of a pipeline stays in one Redis Cluster
+slot, so ``PERSONALIZE_REDIS_CLUSTER = True`` needs no other change: the touch
+script reads only the visitor's keys, a ``MULTI`` never holds another slot's key,
+and a non-transactional pipeline that writes the visitor's changes and the
+shard's events is split by redis-py into one pipeline per node, all sent before
+any reply is read (one network wait). On a single server the touch also fetches
+the configuration version; a cluster node holds only some slots, so there the
+version is polled every ``PERSONALIZE_CONFIG_POLL_SECONDS`` instead.
 """
 
 from __future__ import annotations
@@ -31,9 +42,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import redis
-from django.core.checks import Warning
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from django.core.checks import Error, Warning
 
 from personalize import configuration
 from personalize.conf import settings
@@ -49,6 +58,14 @@ from personalize.profiles.profile import (
     CartLine,
     Profile,
     ProfileOp,
+)
+from personalize.profiles.redis_client import (
+    ERRORS,
+    LuaScript,
+    RedisClient,
+    connect,
+    is_cluster_node,
+    shard_of,
 )
 from personalize.ratelimit import WINDOW
 from personalize.recommendations.storage import RedisModelStore
@@ -127,6 +144,9 @@ redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
 return 1
 """
 
+_TOUCH = LuaScript(TOUCH_SCRIPT)
+_RATE = LuaScript(RATE_SCRIPT)
+
 STREAM_FULL_BACKOFF = 5  # seconds events bypass a full stream before it is looked at again
 
 
@@ -136,25 +156,36 @@ class RedisProfileStore(BaseProfileStore):
     def __init__(self, url: str | None = None, prefix: str | None = None) -> None:
         self.url = url or settings.REDIS_URL
         self.prefix = prefix or settings.REDIS_PREFIX
-        timeout = settings.REDIS_TIMEOUT
-        self.client: redis.Redis = redis.Redis.from_url(
-            self.url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,
-        )
-        self._touch = self.client.register_script(TOUCH_SCRIPT)
-        self._rate = self.client.register_script(RATE_SCRIPT)
+        #: Whether ``url`` is a Redis Cluster (``PERSONALIZE_REDIS_CLUSTER``).
+        self.cluster = settings.REDIS_CLUSTER
+        redis.ConnectionPool.from_url(self.url)  # a malformed URL fails now, not per request
         self.breaker = _Breaker()
+        self._client: RedisClient | None = None
+        self._client_lock = threading.Lock()
         self._model_store: RedisModelStore | None = None
-        self._stream_full_until = 0.0
+        self._stream_full_until: dict[str, float] = {}
+
+    @property
+    def client(self) -> RedisClient:
+        """The request path's client, built on first use.
+
+        A cluster client contacts the cluster when it is built: building it lazily,
+        inside the calls' error handling, lets an unreachable cluster degrade
+        requests like any other Redis failure instead of failing ``get_store()``.
+        """
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    timeout = settings.REDIS_TIMEOUT
+                    self._client = connect(self.url, timeout=timeout, cluster=self.cluster)
+                client = self._client
+        return client
 
     # Capabilities ---------------------------------------------------------------
 
     def event_stream(self) -> EventStream:
-        return EventStream(names=(self.stream,), connect=self.worker_client)
+        return EventStream(names=self.streams, connect=self.worker_client)
 
     def rate_limiter(self) -> RedisProfileStore:
         return self  # allow() below: an exact sliding window beside the profile
@@ -163,11 +194,12 @@ class RedisProfileStore(BaseProfileStore):
         """Count ``count`` reported events if the visitor stays within ``limit`` a minute."""
         try:
             self.breaker.check()
-            accepted: Any = self._rate(
-                keys=[self.key(visitor_id, "rl")],
-                args=[WINDOW, limit, count, f"{uuid.uuid4().hex}:"],
+            accepted: Any = _RATE(
+                self.client,
+                [self.key(visitor_id, "rl")],
+                [WINDOW, limit, count, f"{uuid.uuid4().hex}:"],
             )
-        except redis.RedisError as exc:
+        except ERRORS as exc:
             raise self.breaker.failed(exc) from exc
         return bool(accepted)
 
@@ -179,11 +211,14 @@ class RedisProfileStore(BaseProfileStore):
         return self._model_store
 
     def check(self) -> list[CheckMessage]:
+        # A plain client even for a cluster: every question here is for the node at the
+        # URL, and it answers them whether or not it is a cluster node.
         client = redis.Redis.from_url(
             self.url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
         )
         try:
             client.ping()
+            clustered = is_cluster_node(self.url)
         except (redis.RedisError, ValueError) as exc:
             return [
                 Warning(
@@ -193,6 +228,8 @@ class RedisProfileStore(BaseProfileStore):
                     id="personalize.W003",
                 )
             ]
+        if clustered != self.cluster:
+            return [self._cluster_mode_error(clustered)]
         try:
             config: Any = client.config_get("maxmemory-policy")
         except redis.RedisError:
@@ -211,20 +248,34 @@ class RedisProfileStore(BaseProfileStore):
             ]
         return []
 
-    def worker_client(self, block_ms: int) -> redis.Redis:
+    def _cluster_mode_error(self, clustered: bool) -> CheckMessage:
+        if clustered:
+            return Error(
+                f"Redis at PERSONALIZE_REDIS_URL = {self.url!r} is a Redis Cluster node, but "
+                "PERSONALIZE_REDIS_CLUSTER is off: every request would fail on keys held by "
+                "other nodes and be served without a profile.",
+                hint="Set PERSONALIZE_REDIS_CLUSTER = True.",
+                id="personalize.E010",
+            )
+        return Error(
+            f"PERSONALIZE_REDIS_CLUSTER is on, but Redis at PERSONALIZE_REDIS_URL = "
+            f"{self.url!r} is not a cluster node (cluster_enabled:0): the cluster client "
+            "cannot start and every request would be served without a profile.",
+            hint="Set PERSONALIZE_REDIS_CLUSTER = False, or point PERSONALIZE_REDIS_URL at "
+            "a node of your Redis Cluster.",
+            id="personalize.E010",
+        )
+
+    def worker_client(self, block_ms: int) -> RedisClient:
         """A connection for ``personalize_worker``, separate from the request path's.
 
         The request client's read timeout (``PERSONALIZE_REDIS_TIMEOUT``, 50 ms) is
         far shorter than a blocking ``XREADGROUP``; the worker's must outlast the
-        block, or every idle read would end in a ``TimeoutError``.
+        block, or every idle read would end in a ``TimeoutError``. It does not retry:
+        the worker has its own backoff loop.
         """
-        return redis.Redis.from_url(
-            self.url,
-            decode_responses=True,
-            socket_timeout=block_ms / 1000 + 5.0,
-            socket_connect_timeout=5.0,
-            retry=Retry(NoBackoff(), 0),  # the worker has its own backoff loop
-            health_check_interval=30,
+        return connect(
+            self.url, timeout=block_ms / 1000 + 5.0, connect_timeout=5.0, cluster=self.cluster
         )
 
     # Keys ---------------------------------------------------------------------
@@ -237,11 +288,29 @@ class RedisProfileStore(BaseProfileStore):
         return f"{self.prefix}:v:{{{visitor_id}}}:{suffix}"
 
     def user_key(self, user_id: str) -> str:
-        return f"{self.prefix}:user:{user_id}"
+        # A hash tag of its own: the key's slot never depends on what a user id contains.
+        return f"{self.prefix}:user:{{{user_id}}}"
+
+    def _legacy_user_key(self, user_id: str) -> str:
+        return f"{self.prefix}:user:{user_id}"  # before hash tags (single servers only)
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every event stream (shard); a visitor's events always go to the same one."""
+        base = f"{self.prefix}:{settings.STREAM_NAME}"
+        shards = settings.STREAM_SHARDS
+        if shards <= 1:
+            return (base,)
+        return tuple(f"{base}:{{{n}}}" for n in range(shards))
 
     @property
     def stream(self) -> str:
-        return f"{self.prefix}:{settings.STREAM_NAME}"
+        """The first event stream: the only one unless ``PERSONALIZE_STREAM_SHARDS`` > 1."""
+        return self.streams[0]
+
+    def stream_for(self, visitor_id: str) -> str:
+        streams = self.streams
+        return streams[shard_of(visitor_id, len(streams))]
 
     @property
     def ttl(self) -> int:
@@ -266,18 +335,26 @@ class RedisProfileStore(BaseProfileStore):
             try:
                 reply, version = self._touch_round_trip(keys, args)
             except redis.exceptions.NoScriptError:
-                self.client.script_load(TOUCH_SCRIPT)  # first use on this server only
+                # First use on this server (every primary of a cluster) only.
+                self.client.script_load(TOUCH_SCRIPT)
                 reply, version = self._touch_round_trip(keys, args)
-        except redis.RedisError as exc:
+        except ERRORS as exc:
             raise self.breaker.failed(exc) from exc
-        configuration.observe(int(version or 0))
+        if version is not None:
+            configuration.observe(int(version or 0))
         profile = self._parse(visitor_id, reply[1], reply[2:8], reply[8])
         return profile, bool(reply[0])
 
     def _touch_round_trip(self, keys: list[str], args: list[str | int | float]) -> Any:
-        # The configuration version rides along in the same round trip.
-        pipe = self.client.pipeline(transaction=False)
-        pipe.evalsha(self._touch.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        client = self.client
+        if self.cluster:
+            # The version lives in another slot, likely on another node: reading it here
+            # would cost every request a second node. configuration polls it instead.
+            reply = client.evalsha(_TOUCH.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+            return reply, None
+        # On a single server the configuration version rides along in the same round trip.
+        pipe = client.pipeline(transaction=False)
+        pipe.evalsha(_TOUCH.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
         pipe.get(configuration.redis_key())
         return pipe.execute()
 
@@ -286,28 +363,31 @@ class RedisProfileStore(BaseProfileStore):
             self.breaker.check()
             value: Any = self.client.get(configuration.redis_key())
             return int(value or 0)
-        except redis.RedisError as exc:
+        except ERRORS as exc:
             raise self.breaker.failed(exc) from exc
 
     def bump_config_version(self) -> int:
         try:
             value: Any = self.client.incr(configuration.redis_key())
             return int(value)
-        except redis.RedisError as exc:
+        except ERRORS as exc:
             raise self.breaker.failed(exc) from exc
 
     def apply(self, visitor_id: str, ops: list[ProfileOp], events: list[EventRecord]) -> None:
         # A stream at its cap (no worker draining it) takes no more events: they go to
         # the database log directly instead of growing Redis's memory without bound.
-        streamed = [] if self._stream_full() else events
+        stream = self.stream_for(visitor_id)
+        streamed = [] if self._stream_full(stream) else events
         try:
             self.breaker.check()
+            # The visitor's keys and the shard's stream: on a cluster, redis-py splits this
+            # pipeline per node and sends every part before reading any reply.
             pipe = self.client.pipeline(transaction=False)
             self._queue_ops(pipe, visitor_id, ops)
             cap = settings.STREAM_MAXLEN
             for event in streamed:
                 pipe.xadd(
-                    self.stream,
+                    stream,
                     {"e": json.dumps(event.to_json(), separators=(",", ":"))},
                     # A safety net above the cap: trimming drops undrained events, so it
                     # must only ever happen if the cap check below was raced past.
@@ -315,11 +395,11 @@ class RedisProfileStore(BaseProfileStore):
                     approximate=True,
                 )
             if streamed:
-                pipe.xlen(self.stream)
+                pipe.xlen(stream)
             replies = pipe.execute()
             if streamed:
-                self._observe_stream_length(int(replies[-1]), cap)
-        except (redis.RedisError, StoreUnavailable) as exc:
+                self._observe_stream_length(stream, int(replies[-1]), cap)
+        except (*ERRORS, StoreUnavailable) as exc:  # type: ignore[misc]
             error = exc if isinstance(exc, StoreUnavailable) else self.breaker.failed(exc)
             # The profile change is lost, the events are not: they go straight to the log
             # (an event that did reach the stream is inserted once: event ids are unique).
@@ -336,17 +416,17 @@ class RedisProfileStore(BaseProfileStore):
         except Exception:
             logger.exception("Could not log %d events after a Redis failure", len(events))
 
-    def _stream_full(self) -> bool:
-        return time.monotonic() < self._stream_full_until
+    def _stream_full(self, stream: str) -> bool:
+        return time.monotonic() < self._stream_full_until.get(stream, 0.0)
 
-    def _observe_stream_length(self, length: int, cap: int) -> None:
+    def _observe_stream_length(self, stream: str, length: int, cap: int) -> None:
         if length >= cap:
             # Look again in a few seconds: one XLEN per request is already paid for.
-            self._stream_full_until = time.monotonic() + STREAM_FULL_BACKOFF
+            self._stream_full_until[stream] = time.monotonic() + STREAM_FULL_BACKOFF
             logger.warning(
                 "Event stream %s holds %d entries (cap %d): is personalize_worker running? "
                 "Events go to the database directly for %d s.",
-                self.stream,
+                stream,
                 length,
                 cap,
                 STREAM_FULL_BACKOFF,
@@ -431,7 +511,7 @@ class RedisProfileStore(BaseProfileStore):
         pipe.hgetall(keys[7])
         try:
             main, *rest = pipe.execute()
-        except redis.RedisError as exc:
+        except ERRORS as exc:
             raise StoreUnavailable(str(exc)) from exc
         if not main:
             return None
@@ -443,9 +523,11 @@ class RedisProfileStore(BaseProfileStore):
     # Whole-profile writes -------------------------------------------------------------
 
     def _queue_save(self, pipe: Any, profile: Profile) -> None:
+        """Queue the profile's keys (one slot); the user link is the caller's to write."""
         vid = profile.visitor_id
         keys = self.keys(vid)
-        pipe.delete(*keys)
+        for key in keys:
+            pipe.delete(key)  # one key a DEL: a cluster pipeline refuses more
         mapping: dict[str, Any] = {}
         for name, short in SCALAR_FIELDS.items():
             value = getattr(profile, name)
@@ -469,19 +551,31 @@ class RedisProfileStore(BaseProfileStore):
             pipe.hset(self.key(vid, "cart"), mapping=cart)
         for key in keys:
             pipe.expire(key, self.ttl)
-        if profile.user_id:
-            pipe.set(self.user_key(profile.user_id), vid, ex=self.ttl)
 
     def save(self, profile: Profile) -> None:
+        # The profile atomically (its keys share a slot), then the user's link: the link
+        # lives in another slot, so it cannot join the MULTI. Written after, it only ever
+        # points at a saved profile; a crash in between leaves the link as it was (the
+        # profile still knows its user_id, and the next login links it again).
         pipe = self.client.pipeline(transaction=True)
         self._queue_save(pipe, profile)
         pipe.execute()
+        if profile.user_id:
+            self.client.set(self.user_key(profile.user_id), profile.visitor_id, ex=self.ttl)
 
     def delete(self, visitor_id: str) -> None:
         self.client.delete(*self.keys(visitor_id))
 
     def visitor_for_user(self, user_id: str) -> str | None:
-        value = self.client.get(self.user_key(user_id))
+        if self.cluster:
+            value: Any = self.client.get(self.user_key(user_id))
+        else:
+            # Links written before the key had a hash tag, in the same round trip.
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(self.user_key(user_id))
+            pipe.get(self._legacy_user_key(user_id))
+            current, legacy = pipe.execute()
+            value = current or legacy
         return str(value) if value else None
 
     def link_user(self, visitor_id: str, user_id: str) -> None:
@@ -492,6 +586,7 @@ class RedisProfileStore(BaseProfileStore):
 
     def iter_profiles(self, *, seen_since: float = 0.0) -> Iterator[Profile]:
         pattern = f"{self.prefix}:v:*:m"
+        # A cluster client's SCAN walks every primary, one after the other.
         batch: list[str] = []
         for key in self.client.scan_iter(match=pattern, count=1000):
             batch.append(str(key))
@@ -520,6 +615,8 @@ class RedisProfileStore(BaseProfileStore):
         pipe = self.client.pipeline(transaction=False)
         for count, profile in enumerate(profiles, start=1):
             self._queue_save(pipe, profile)
+            if profile.user_id:
+                pipe.set(self.user_key(profile.user_id), profile.visitor_id, ex=self.ttl)
             if count % 200 == 0:
                 pipe.execute()
         pipe.execute()

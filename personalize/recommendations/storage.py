@@ -25,6 +25,14 @@ Two backends, chosen by the profile store:
   ``{prefix}:{rec}:active``. A lookup is one Lua script that reads the pointer and
   every wanted field atomically, so swapping the pointer (and then deleting the
   old version) can never show a reader half a model. No SQL.
+
+  On a Redis Cluster the rows are spread over :data:`CLUSTER_BUCKETS` hash tags by
+  their key, ``{prefix}:{rec:<bucket>}:<version>:<table>``, each bucket with its
+  own pointer, so the tables (and the reads of every widget) spread over the
+  nodes. A lookup runs the script once per bucket it needs, all in one pipeline:
+  redis-py sends one batch per node, every batch before reading any reply. Each
+  bucket swaps atomically; while a new model is swapped in, one widget may read
+  some buckets of the old model and some of the new, never half a row.
 """
 
 from __future__ import annotations
@@ -44,6 +52,13 @@ from django.db.models import Q
 from personalize import configuration
 from personalize.conf import settings
 from personalize.profiles.base import BaseProfileStore, StoreUnavailable, get_store
+from personalize.profiles.redis_client import (
+    ERRORS,
+    LuaScript,
+    RedisClient,
+    connect,
+    shard_of,
+)
 
 if TYPE_CHECKING:
     from personalize.profiles.redis import RedisProfileStore
@@ -71,6 +86,10 @@ for i = 2, #ARGV, 2 do
 end
 return out
 """
+_READ: Final = LuaScript(READ_SCRIPT)
+
+#: Hash tags the rows are spread over on a Redis Cluster (one on a single server).
+CLUSTER_BUCKETS: Final = 16
 
 
 def pack_row(ids: Sequence[Any], scores: Sequence[float]) -> str:
@@ -239,90 +258,136 @@ class RedisModelStore(ModelStore):
 
     def __init__(self, store: RedisProfileStore) -> None:
         self.store = store
-        self.client = store.client
-        # One hash tag for every key: a Redis Cluster keeps them in one slot, as the
-        # read script needs.
-        self.base = f"{store.prefix}:{{rec}}:"
-        self._read = self.client.register_script(READ_SCRIPT)
+        self.buckets = CLUSTER_BUCKETS if store.cluster else 1
 
     @property
-    def active_key(self) -> str:
-        return self.base + "active"
+    def client(self) -> RedisClient:
+        return self.store.client
 
-    def table_key(self, version: str, table: str) -> str:
-        return f"{self.base}{version}:{table}"
+    def bucket_base(self, bucket: int) -> str:
+        """The start of every key of ``bucket``: a hash tag per bucket keeps its rows and
+        its pointer in one Redis Cluster slot, as the read script needs."""
+        tag = "rec" if self.buckets == 1 else f"rec:{bucket}"
+        return f"{self.store.prefix}:{{{tag}}}:"
+
+    @property
+    def base(self) -> str:
+        return self.bucket_base(0)
+
+    def bucket_of(self, key: str) -> int:
+        return shard_of(key, self.buckets)
+
+    def active_key(self, bucket: int = 0) -> str:
+        return self.bucket_base(bucket) + "active"
+
+    def table_key(self, version: str, table: str, bucket: int = 0) -> str:
+        return f"{self.bucket_base(bucket)}{version}:{table}"
 
     def read(self, keys: Sequence[RowKey]) -> dict[RowKey, Row]:
         if not keys:
             return {}
-        keys = list(dict.fromkeys(keys))
-        args: list[str] = [self.base]
-        for table, key in keys:
-            args += [table, key]
+        by_bucket: dict[int, list[RowKey]] = {}
+        for row_key in dict.fromkeys(keys):
+            by_bucket.setdefault(self.bucket_of(row_key[1]), []).append(row_key)
         self.store.breaker.check()
         try:
-            reply: Any = self._read(keys=[self.active_key], args=args)
-        except redis.RedisError as exc:
+            replies = self._read_buckets(by_bucket)
+        except ERRORS as exc:
             raise self.store.breaker.failed(exc) from exc
         found: dict[RowKey, Row] = {}
-        for row_key, value in zip(keys, reply[1:], strict=False):
-            row = unpack_row(value)
-            if row is not None:
-                found[row_key] = row
+        for bucket_keys, reply in zip(by_bucket.values(), replies, strict=True):
+            for row_key, value in zip(bucket_keys, reply[1:], strict=False):
+                row = unpack_row(value)
+                if row is not None:
+                    found[row_key] = row
         return found
 
-    def _bulk_client(self) -> redis.Redis:
+    def _script_call(self, bucket: int, keys: list[RowKey]) -> tuple[list[str], list[str]]:
+        args = [self.bucket_base(bucket)]
+        for table, key in keys:
+            args += [table, key]
+        return [self.active_key(bucket)], args
+
+    def _read_buckets(self, by_bucket: dict[int, list[RowKey]]) -> list[Any]:
+        client = self.client
+        calls = [self._script_call(bucket, keys) for bucket, keys in by_bucket.items()]
+        if len(calls) == 1:
+            return [_READ(client, *calls[0])]
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for script_keys, args in calls:
+                # redis-py's cluster pipeline blocks its evalsha() method (it cannot load
+                # scripts for you), not the command: NOSCRIPT is handled here instead.
+                pipe.execute_command("EVALSHA", _READ.sha, 1, *script_keys, *args)
+            try:
+                return list(pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                client.script_load(READ_SCRIPT)  # first use (on every primary of a cluster)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _bulk_client(self) -> RedisClient:
         """A client like the store's, with the patient timeout of a batch job."""
-        pool = self.client.connection_pool
-        kwargs = {
-            **pool.connection_kwargs,
-            "socket_timeout": _WRITE_TIMEOUT,
-            "socket_connect_timeout": _WRITE_TIMEOUT,
-        }
-        return redis.Redis(
-            connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
-        )
+        return connect(self.store.url, timeout=_WRITE_TIMEOUT, cluster=self.store.cluster)
+
+    def _stale_keys(self, version: str) -> list[str]:
+        return [
+            self.table_key(version, table, bucket)
+            for bucket in range(self.buckets)
+            for table in TABLES
+        ]
 
     def write(self, model_id: int, rows: Iterable[tuple[str, str, str]]) -> int:
         version = str(model_id)
         client = self._bulk_client()
-        stale = [self.table_key(version, table) for table in TABLES]
+        stale = self._stale_keys(version)
         try:
             try:
                 client.delete(*stale)  # a half-written earlier attempt with this id
                 count = 0
                 for batch in _batches(rows, _WRITE_BATCH):
                     pipe = client.pipeline(transaction=False)
-                    per_table: dict[str, dict[str, str]] = {}
+                    per_key: dict[str, dict[str, str]] = {}
                     for table, key, value in batch:
-                        per_table.setdefault(table, {})[key] = value
-                    for table, mapping in per_table.items():
-                        pipe.hset(self.table_key(version, table), mapping=mapping)
+                        name = self.table_key(version, table, self.bucket_of(key))
+                        per_key.setdefault(name, {})[key] = value
+                    for name, mapping in per_key.items():
+                        pipe.hset(name, mapping=mapping)
                     pipe.execute()
                     count += len(batch)
-            except redis.RedisError:
+            except ERRORS:
                 # The next attempt trains under a new id: leave no orphaned half model.
-                with contextlib.suppress(redis.RedisError):
+                with contextlib.suppress(*ERRORS):
                     client.unlink(*stale)
                 raise
-            client.set(self.active_key, version)
-            # The read script resolves the pointer and its rows atomically, so every other
-            # version can go at once: the previous model, and any a killed run left behind.
-            keep = self.base + version + ":"
+            pipe = client.pipeline(transaction=False)
+            for bucket in range(self.buckets):
+                pipe.set(self.active_key(bucket), version)
+            pipe.execute()
+            # The read script resolves a bucket's pointer and its rows atomically, so every
+            # other version can go at once: the previous model, and any a killed run left.
+            keep = tuple(self.bucket_base(b) + version + ":" for b in range(self.buckets))
             old = [
                 key
-                for key in client.scan_iter(match=self.base + "*:*", count=1000)
-                if not str(key).startswith(keep)
+                for key in client.scan_iter(match=self.pattern + ":*:*", count=1000)
+                if not str(key).startswith(keep) and not str(key).endswith(":active")
             ]
             if old:
                 client.unlink(*old)
         finally:
-            client.connection_pool.disconnect()
+            client.close()
         return count
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of every bucket (a cluster client's SCAN
+        walks every primary)."""
+        return f"{self.store.prefix}:{{rec*"
 
     def clear(self) -> None:
         client = self.client
-        keys = list(client.scan_iter(match=self.base + "*", count=1000))
+        keys = list(client.scan_iter(match=self.pattern, count=1000))
         if keys:
             client.unlink(*keys)
 

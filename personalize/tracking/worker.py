@@ -7,6 +7,12 @@ unacknowledged entries are claimed by a surviving worker once they have been
 idle ``min_idle_ms`` (every worker looks for such entries every
 ``claim_interval`` seconds, not only when it starts).
 
+With ``PERSONALIZE_STREAM_SHARDS`` > 1 events wait in several streams, each with
+its own consumer group: one :class:`StreamWorker` drains one stream, and
+:func:`run_workers` runs one per stream, each in a thread of its own, so a
+single ``personalize_worker`` process drains every shard (or a process per
+shard, ``--shard N``).
+
 The worker is meant to be left running: a Redis or database error never ends
 it. It waits (capped exponential backoff), reconnects, recreates its consumer
 group if Redis lost it (a restart without persistence) and carries on; entries
@@ -26,6 +32,7 @@ from typing import Any
 import redis
 from django.db import DatabaseError, connections, transaction
 
+from personalize.profiles.redis_client import ERRORS, RedisClient
 from personalize.tracking.events import EventRecord
 from personalize.tracking.log import write_events
 
@@ -67,7 +74,7 @@ def status_key(stream: str) -> str:
     return f"{stream}:worker"
 
 
-def stream_status(client: redis.Redis, stream: str) -> StreamStatus:
+def stream_status(client: RedisClient, stream: str) -> StreamStatus:
     """Backlog, pending entries, consumers and the last drain of one stream."""
     raw_length: Any = client.xlen(stream)
     length = int(raw_length)
@@ -99,7 +106,7 @@ class StreamWorker:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         stream: str,
         *,
         consumer: str,
@@ -238,7 +245,7 @@ class StreamWorker:
                     if claimed and on_batch is not None:
                         on_batch(claimed)
                 done = self.run_once(block=not until_empty)
-            except (redis.RedisError, DatabaseError) as exc:
+            except (*ERRORS, DatabaseError) as exc:  # type: ignore[misc]
                 failures += 1
                 self.stats.errors += 1
                 if max_failures is not None and failures >= max_failures:
@@ -274,10 +281,58 @@ class StreamWorker:
     def _status_line(self, rate: float) -> str:
         try:
             status = stream_status(self.client, self.stream)
-        except redis.RedisError as exc:
+        except ERRORS as exc:
             return f"{self.stream}: status unavailable ({type(exc).__name__})"
         lag = "?" if status.lag is None else str(status.lag)
         return (
             f"{self.stream}: {rate:.0f} events/s, lag {lag}, pending {status.pending}, "
             f"{self.stats.logged} logged in all, {self.stats.errors} errors"
         )
+
+
+def run_workers(
+    workers: list[StreamWorker],
+    stop: threading.Event | None = None,
+    *,
+    until_empty: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> WorkerStats:
+    """Run each worker (one per stream) until ``stop`` is set or, with ``until_empty``,
+    every stream is drained; return the stats of all of them together.
+
+    One worker runs in the calling thread; several run in a thread each (a blocking
+    read holds its connection, and on a Redis Cluster each stream may live on
+    another node). If one gives up (``max_failures``), the others are stopped and
+    its error is raised.
+    """
+    stop = stop or threading.Event()
+    if len(workers) == 1:
+        return workers[0].run(stop, until_empty=until_empty, on_batch=on_batch)
+    errors: list[BaseException] = []
+
+    def drain(worker: StreamWorker) -> None:
+        try:
+            worker.run(stop, until_empty=until_empty, on_batch=on_batch)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+        finally:
+            connections.close_all()  # this thread's database connections
+
+    threads = [
+        threading.Thread(target=drain, args=(worker,), name=f"personalize-worker:{worker.stream}")
+        for worker in workers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        # join() with a timeout keeps the main thread responsive to signals.
+        while thread.is_alive():
+            thread.join(0.5)
+    if errors:
+        raise errors[0]
+    total = WorkerStats()
+    for worker in workers:
+        for name in ("batches", "logged", "claimed", "malformed", "errors"):
+            setattr(total, name, getattr(total, name) + getattr(worker.stats, name))
+    return total

@@ -1,4 +1,4 @@
-"""``manage.py personalize_worker``: drain the Redis event stream into the event log."""
+"""``manage.py personalize_worker``: drain the Redis event streams into the event log."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ import threading
 import time
 from typing import Any
 
-import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalize.conf import settings
 from personalize.profiles.base import get_store
-from personalize.tracking.worker import StreamWorker, stream_status
+from personalize.profiles.redis_client import ERRORS, RedisClient
+from personalize.tracking.worker import StreamWorker, run_workers, stream_status
 
 
 class Command(BaseCommand):
     help = (
-        "Move events from the Redis Stream into the database event log. Run one or more "
-        "workers next to the app servers when PERSONALIZE_STORE is the Redis store."
+        "Move events from the Redis Streams into the database event log. Run one or more "
+        "workers next to the app servers when PERSONALIZE_STORE is the Redis store: each "
+        "drains every stream shard, or the one --shard names."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +29,13 @@ class Command(BaseCommand):
             "--consumer",
             default=f"{socket.gethostname()}-{os.getpid()}",
             help="Consumer name in the group (default: host-pid).",
+        )
+        parser.add_argument(
+            "--shard",
+            type=int,
+            default=None,
+            help="Drain (or --check) only this stream shard, 0 to PERSONALIZE_STREAM_SHARDS - 1 "
+            "(default: all of them, a thread each).",
         )
         parser.add_argument("--batch-size", type=int, default=500)
         parser.add_argument(
@@ -76,47 +84,59 @@ class Command(BaseCommand):
                 f"PERSONALIZE_STORE is {settings.STORE}: events already go straight to the "
                 "database, there is nothing to drain. Use the worker with the Redis store."
             )
-        if len(events.names) != 1:
-            raise CommandError(
-                f"The store has {len(events.names)} event streams; this worker drains one."
-            )
-        stream = events.names[0]
+        streams = list(events.names)
+        shard = options["shard"]
+        if shard is not None:
+            if not 0 <= shard < len(streams):
+                raise CommandError(
+                    f"--shard {shard} does not exist: the store has {len(streams)} event "
+                    f"stream(s) (PERSONALIZE_STREAM_SHARDS), numbered 0 to {len(streams) - 1}."
+                )
+            streams = [streams[shard]]
         for name in ("batch_size", "block_ms", "claim_interval", "max_drain_age"):
             if options[name] <= 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be a positive number.")
         for name in ("min_idle_ms", "status_every"):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be 0 or more.")
-        client = events.connect(options["block_ms"])
+        try:
+            client = events.connect(options["block_ms"])
+        except ERRORS as exc:  # a cluster client asks the cluster for its slots right away
+            raise CommandError(f"Redis does not answer ({type(exc).__name__}: {exc}).") from exc
         if options["check"]:
-            self._check(client, stream, options["max_drain_age"])
+            self._check(client, streams, options["max_drain_age"])
             return
-        worker = StreamWorker(
-            client,
-            stream,
-            consumer=options["consumer"],
-            using=settings.DATABASE_ALIAS,
-            batch_size=options["batch_size"],
-            block_ms=options["block_ms"],
-            min_idle_ms=options["min_idle_ms"],
-            claim_interval=options["claim_interval"],
-            status_interval=options["status_every"],
-            on_status=lambda line: self.stdout.write(line),
-        )
+        workers = [
+            StreamWorker(
+                client,
+                stream,
+                consumer=options["consumer"],
+                using=settings.DATABASE_ALIAS,
+                batch_size=options["batch_size"],
+                block_ms=options["block_ms"],
+                min_idle_ms=options["min_idle_ms"],
+                claim_interval=options["claim_interval"],
+                status_interval=options["status_every"],
+                on_status=lambda line: self.stdout.write(line),
+            )
+            for stream in streams
+        ]
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-        self.stdout.write(f"Draining {stream} as {options['consumer']} (Ctrl-C to stop)...")
+        self.stdout.write(
+            f"Draining {', '.join(streams)} as {options['consumer']} (Ctrl-C to stop)..."
+        )
 
         def report(count: int) -> None:
-            self.stdout.write(
-                f"  logged {worker.stats.logged} events ({worker.stats.batches} batches)"
-            )
+            logged = sum(worker.stats.logged for worker in workers)
+            batches = sum(worker.stats.batches for worker in workers)
+            self.stdout.write(f"  logged {logged} events ({batches} batches)")
 
         try:
-            stats = worker.run(stop, until_empty=options["until_empty"], on_batch=report)
-        except redis.RedisError as exc:
+            stats = run_workers(workers, stop, until_empty=options["until_empty"], on_batch=report)
+        except ERRORS as exc:
             raise CommandError(f"Redis kept failing ({type(exc).__name__}: {exc}).") from exc
         self.stdout.write(
             self.style.SUCCESS(
@@ -125,22 +145,26 @@ class Command(BaseCommand):
             )
         )
 
-    def _check(self, client: redis.Redis, stream: str, max_age: float) -> None:
-        try:
-            status = stream_status(client, stream)
-        except redis.RedisError as exc:
-            raise CommandError(f"Redis does not answer ({type(exc).__name__}: {exc}).") from exc
-        age = status.age_of_last_drain(time.time())
-        lag = "unknown" if status.lag is None else str(status.lag)
-        self.stdout.write(
-            f"{stream}: {status.length} in stream, {lag} not yet read, {status.pending} "
-            f"pending, {status.consumers} consumer(s), last drain "
-            + ("never" if age is None else f"{age:.0f} s ago")
-        )
-        waiting = status.pending + (status.lag if status.lag is not None else status.length)
-        if waiting and (age is None or age > max_age):
+    def _check(self, client: RedisClient, streams: list[str], max_age: float) -> None:
+        stuck: list[str] = []
+        for stream in streams:
+            try:
+                status = stream_status(client, stream)
+            except ERRORS as exc:
+                raise CommandError(f"Redis does not answer ({type(exc).__name__}: {exc}).") from exc
+            age = status.age_of_last_drain(time.time())
+            lag = "unknown" if status.lag is None else str(status.lag)
+            self.stdout.write(
+                f"{stream}: {status.length} in stream, {lag} not yet read, {status.pending} "
+                f"pending, {status.consumers} consumer(s), last drain "
+                + ("never" if age is None else f"{age:.0f} s ago")
+            )
+            waiting = status.pending + (status.lag if status.lag is not None else status.length)
+            if waiting and (age is None or age > max_age):
+                stuck.append(f"{waiting} events wait in {stream}")
+        if stuck:
             raise CommandError(
-                f"{waiting} events wait and nothing was drained for more than {max_age:.0f} s: "
+                f"{'; '.join(stuck)} and nothing was drained for more than {max_age:.0f} s: "
                 "is a personalize_worker running?"
             )
         self.stdout.write(self.style.SUCCESS("healthy"))
