@@ -32,7 +32,9 @@ def post(client: Client, body: str, **extra: str) -> object:
 def test_deeply_nested_json_is_a_400(opening: str) -> None:
     response = post(shopper(), opening * (15_000 // len(opening)))  # under the 16 kB cap
     assert response.status_code == 400  # type: ignore[attr-defined]
-    assert "nested too deeply" in json.dumps(response.json())  # type: ignore[attr-defined]
+    # Nested too deeply for json.loads where it recurses (RecursionError), or simply
+    # incomplete where it does not: a parse error either way.
+    assert "JSON parse error" in json.dumps(response.json())  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3", " 12"])
