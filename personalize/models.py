@@ -42,13 +42,14 @@ class Event(models.Model):
     logged_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        # Each index serves a query on large logs (tests/test_event_indexes.py proves it
-        # with EXPLAIN; docs/deployment.md, "The event log", has the table):
-        # ``event_id`` (unique) the writer's ON CONFLICT DO NOTHING; ``visitor_id``
-        # attribution windows; ``occurred_at`` the purge; (name, occurred_at) training,
-        # RFM engagement, campaign and widget results. ``name`` alone would duplicate the
-        # composite's leading column. Migration 0007 drops the ``varchar_pattern_ops``
-        # twins PostgreSQL gets for indexed CharFields: nothing queries ``LIKE`` on them.
+        # Each index serves queries on large logs, and tests/test_event_indexes.py proves
+        # it with EXPLAIN (docs/deployment.md, "The event log", has the table):
+        # ``event_id`` (unique) the writer's ON CONFLICT DO NOTHING; ``occurred_at`` the
+        # purge and the reads of a recent window (training, RFM, widget stats); (name,
+        # occurred_at) campaign results, widget clicks, attribution; ``visitor_id``
+        # attribution. ``name`` alone would duplicate the composite's leading column.
+        # Migration 0007 drops the ``varchar_pattern_ops`` twins PostgreSQL gets for
+        # indexed CharFields: nothing queries ``LIKE`` on them.
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["name", "occurred_at"], name="personalize_event_name_at")]
 
