@@ -2,14 +2,14 @@
 
 Each test runs one of the app's own code paths against PostgreSQL, captures the SQL it
 sends to ``personalize_event``, and asks the planner for each statement's plan with
-sequential scans priced out (``enable_seqscan = off``: the tables here are tiny, where a
-scan would always win). A statement the indexes cannot serve still gets a sequential
-scan, and fails; otherwise the indexes the plans name are the path's. The last test
-holds the table to exactly the indexes the paths use (docs/deployment.md, "The event
-log", has the same table in prose).
+sequential scans priced out (``enable_seqscan = off``: on tables this small a scan would
+always win). The test asserts exactly the indexes those plans name: drop one and the
+planner falls back to another (or to a sequential scan, which fails outright), so the
+set changes. The last test holds the table to exactly the indexes the paths use
+(docs/deployment.md, "The event log", has the same table).
 
-The log is shaped so each index is the planner's clear choice for its queries: many
-visitors over two years, a few exposed to the campaign or clicking the widget.
+The log is shaped like a shop's: appended in time order over two years, page views
+dominating, ten events per visitor, and a campaign only a few visitors saw.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ from personalize.tracking.log import write_events
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(databases=["default", "postgres"])]
 
 TABLE = "personalize_event"
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+# Today at noon: the purge reads the clock, so the log ends now and the split between
+# expired and kept events is the same every day.
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 EVENTS = 4000
 DAYS = 800  # spread over more than the retention period, so the purge has work
 
