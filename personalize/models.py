@@ -35,13 +35,21 @@ class Event(models.Model):
     event_id = models.CharField(max_length=32, unique=True)
     visitor_id = models.CharField(max_length=32, db_index=True)
     user_id = models.CharField(max_length=64, blank=True, default="")
-    name = models.CharField(max_length=32, db_index=True)
+    name = models.CharField(max_length=32)
     props = models.JSONField(default=dict, blank=True)
     visit = models.PositiveIntegerField(default=0)
     occurred_at = models.DateTimeField(db_index=True)
     logged_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # Each index serves queries on large logs, and tests/test_event_indexes.py proves
+        # it with EXPLAIN (docs/deployment.md, "The event log", has the table):
+        # ``event_id`` (unique) the writer's ON CONFLICT DO NOTHING; ``occurred_at`` the
+        # purge and the reads of a recent window (training, RFM, widget stats); (name,
+        # occurred_at) campaign results, widget clicks, attribution; ``visitor_id``
+        # attribution. ``name`` alone would duplicate the composite's leading column.
+        # Migration 0007 drops the ``varchar_pattern_ops`` twins PostgreSQL gets for
+        # indexed CharFields: nothing queries ``LIKE`` on them.
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["name", "occurred_at"], name="personalize_event_name_at")]
 
