@@ -330,6 +330,9 @@ class Result:
     drained_after: float
     load_cpu: float
     machine_busy: float
+    background: float
+    server_cpu_ms: float
+    worker_cpu_ms: float
     visitors: int
     page_views: int
     adds: int
@@ -337,6 +340,7 @@ class Result:
     counters_exact: int
     breaker_trips: int
     notes: list[str] = field(default_factory=list)
+    round: int = 1
 
 
 class WorkerOutput:
@@ -368,6 +372,33 @@ def cpu_times() -> tuple[int, int]:
     fields = [int(x) for x in line.split()[1:9]]  # guest time is counted in user already
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
+
+
+def process_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes used so far; gone ones count 0."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            # Fields after the command name (which may hold spaces): utime, stime are 14, 15.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def with_children(pid: int) -> list[int]:
+    """The process and its direct children (gunicorn's master and its workers)."""
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [pid, *map(int, children)]
+    return [pid]
+
+
+def machine_busy(seconds: float) -> float:
+    """CPUs busy, on average over ``seconds`` (what else runs on the machine)."""
+    before = cpu_times()
+    time.sleep(seconds)
+    after = cpu_times()
+    return (after[0] - before[0]) / (after[1] - before[1]) * (os.cpu_count() or 1)
 
 
 def wait_for_server(port: int, workers: int, log: Path, timeout: float = 60) -> None:
@@ -471,6 +502,8 @@ def run(
     try:
         wait_for_server(port, processes, server_log)
         print(f"  gunicorn up ({processes} sync workers); personalize_worker pid {worker.pid}")
+        background = machine_busy(2.0)
+        print(f"  before the load the machine is {background:.2f} CPUs busy (others' work)")
         plan_path, result_path = scratch / "plan.json", scratch / f"load-{processes}.json"
         plan_path.write_text(json.dumps(plan | {"port": port}))
 
@@ -489,12 +522,16 @@ def run(
             f"  load: {args.warmup} warm-up + {args.visitors} timed visitors, "
             f"{args.concurrency} at a time (seed {args.seed})"
         )
+        servers = with_children(server.pid)
+        server_cpu, worker_cpu = process_seconds(servers), process_seconds([worker.pid])
         cpu_before = cpu_times()
         subprocess.run(
             [PYTHON, __file__, "load", str(plan_path), str(result_path)], check=True, env=environ
         )
         cpu_after = cpu_times()
-        busy, total = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+        server_cpu = process_seconds(servers) - server_cpu
+        worker_cpu = process_seconds([worker.pid]) - worker_cpu
+        busy, jiffies = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
         load_ended = time.monotonic()
         sampling.set()
         sampler.join()
@@ -561,11 +598,13 @@ def run(
         elif len(notes) < 5:
             notes.append(f"events of {visitor_id}: sent {visitor}, logged {row}")
         profile = store.load(visitor_id)
-        total = profile.pageviews_total if profile is not None else 0
-        if total == visitor["page_views"]:
+        counted = profile.pageviews_total if profile is not None else 0
+        if counted == visitor["page_views"]:
             counters_exact += 1
         elif len(notes) < 10:
-            notes.append(f"pageviews_total of {visitor_id}: {total}, sent {visitor['page_views']}")
+            notes.append(
+                f"pageviews_total of {visitor_id}: {counted}, sent {visitor['page_views']}"
+            )
     server_text = server_log.read_text()
     result = Result(
         processes=processes,
@@ -580,7 +619,10 @@ def run(
         max_backlog=max(backlog, default=0),
         drained_after=drained_after,
         load_cpu=outcome["cpu_seconds"] / load_seconds,
-        machine_busy=busy / total,
+        machine_busy=busy / jiffies * (os.cpu_count() or 1),
+        background=background,
+        server_cpu_ms=server_cpu * 1000 / (len(samples) + len(outcome["warmup_statuses"])),
+        worker_cpu_ms=worker_cpu * 1000 / max(drained.logged_at(load_to), 1),
         visitors=len(visitors),
         page_views=sum(v["page_views"] for v in visitors),
         adds=sum(v["adds"] for v in visitors),
@@ -604,8 +646,9 @@ def run(
         f"{result.counters_exact}; Redis breaker trips {result.breaker_trips}"
     )
     print(
-        f"  CPU: machine {result.machine_busy:.0%} busy during the load, of which the load "
-        f"generator {result.load_cpu:.2f} of a core"
+        f"  CPU: {result.machine_busy:.2f} of {os.cpu_count()} busy during the load; gunicorn "
+        f"{result.server_cpu_ms:.1f} ms a request, personalize_worker "
+        f"{result.worker_cpu_ms:.2f} ms an event, load generator {result.load_cpu:.2f} CPUs"
     )
     for note in notes:
         print(f"  ! {note}")
@@ -644,21 +687,40 @@ def prepare(environ: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def report(target: Target, results: list[Result]) -> None:
-    base = results[0]
-    print(f"\n{target.label} ({target.how}), {os.cpu_count()} CPUs:\n")
+def report(target: Target, results: list[Result], processes: list[int]) -> None:
+    rounds = len(results) // len(processes)
+    print(f"\n{target.label} ({target.how}), {os.cpu_count()} CPUs, {rounds} round(s):\n")
     print(
-        "| gunicorn processes | requests/s | x 1 process | p50 ms | x 1 process | p95 ms "
-        "| x 1 process | 5xx | worker events/s | max backlog | events exactly once "
+        "| round | processes | requests/s | p50 ms | p95 ms | 5xx | gunicorn CPU ms/request "
+        "| CPUs busy (before) | worker events/s | max backlog | events exactly once "
         "| counters exact |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|")
     for r in results:
         print(
-            f"| {r.processes} | {r.throughput:.1f} | {r.throughput / base.throughput:.2f} "
-            f"| {r.p50_ms:.1f} | {r.p50_ms / base.p50_ms:.2f} | {r.p95_ms:.1f} "
-            f"| {r.p95_ms / base.p95_ms:.2f} | {r.server_errors} | {r.drain_rate:.0f} "
-            f"| {r.max_backlog} | {r.events_exact}/{r.visitors} | {r.counters_exact}/{r.visitors} |"
+            f"| {r.round} | {r.processes} | {r.throughput:.1f} | {r.p50_ms:.0f} "
+            f"| {r.p95_ms:.0f} | {r.server_errors} | {r.server_cpu_ms:.1f} "
+            f"| {r.machine_busy:.2f} ({r.background:.2f}) | {r.drain_rate:.0f} | {r.max_backlog} "
+            f"| {r.events_exact}/{r.visitors} | {r.counters_exact}/{r.visitors} |"
+        )
+
+    def median(count: int, name: str) -> float:
+        return statistics.median(getattr(r, name) for r in results if r.processes == count)
+
+    one = processes[0]
+    print(f"\nMedians over the rounds, ratios to {one} process(es):\n")
+    print(
+        "| gunicorn processes | requests/s | x | p50 ms | x | p95 ms | x | 5xx | worker events/s |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for count in processes:
+        row = [median(count, name) for name in ("throughput", "p50_ms", "p95_ms")]
+        base = [median(one, name) for name in ("throughput", "p50_ms", "p95_ms")]
+        errors = sum(r.server_errors for r in results if r.processes == count)
+        print(
+            f"| {count} | {row[0]:.1f} | {row[0] / base[0]:.2f} | {row[1]:.0f} "
+            f"| {row[1] / base[1]:.2f} | {row[2]:.0f} | {row[2] / base[2]:.2f} | {errors} "
+            f"| {median(count, 'drain_rate'):.0f} |"
         )
     bad = [
         r
@@ -681,6 +743,9 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=400, help="timed visitors per run")
     parser.add_argument("--warmup", type=int, default=48, help="untimed visitors first")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the process counts (medians reported)"
+    )
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: free)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -709,11 +774,17 @@ def main() -> None:
             "seed": args.seed,
         }
         print(f"  {len(plan['categories'])} categories, {len(plan['products'])} products")
-        results = [
-            run(target, processes, args, environ, plan, Path(scratch))
-            for processes in args.processes
-        ]
-        report(target, results)
+        results = []
+        for round_ in range(args.rounds):
+            # Every other round backwards, so that a drift in the machine's load does not
+            # favour the process counts that always come first.
+            order = args.processes if round_ % 2 == 0 else args.processes[::-1]
+            for processes in order:
+                result = run(target, processes, args, environ, plan, Path(scratch))
+                result.round = round_ + 1
+                results.append(result)
+        results.sort(key=lambda r: (args.processes.index(r.processes), r.round))
+        report(target, results, args.processes)
 
 
 if __name__ == "__main__":
