@@ -13,7 +13,12 @@ from pathlib import Path
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *  # noqa: F403  (Oscar's documented way to get its settings)
 
-from tests.settings import POSTGRES_AVAILABLE, POSTGRES_URL, REDIS_URL  # noqa: F401
+from tests.settings import (  # noqa: F401
+    POSTGRES_AVAILABLE,
+    POSTGRES_URL,
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
