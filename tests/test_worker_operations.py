@@ -248,3 +248,31 @@ def test_check_reports_backlog_and_fails_when_nothing_drains(
     healthy = check()
     assert healthy.returncode == 0, healthy.stderr
     assert "0 pending" in healthy.stdout and "s ago" in healthy.stdout
+
+
+def test_a_worker_started_before_its_cluster_waits_for_it(
+    worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A cluster client asks the cluster for its slots when it is built: with nobody
+    # listening, a worker left running waits (and says so); a one-shot run fails fast.
+    env = {
+        **worker_env,
+        "PERSONALIZE_REDIS_CLUSTER": "1",
+        "PERSONALIZE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    log = tmp_path / "waiting.log"
+    worker = _start_worker(env, log)
+    try:
+        _wait(lambda: log.read_text().count("retrying in") >= 2, 20, "no retry was logged")
+        assert worker.poll() is None, log.read_text()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    once = subprocess.run(
+        [sys.executable, "manage.py", "personalize_worker", "--until-empty"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert once.returncode == 1 and "Redis does not answer" in once.stderr

@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from personalize.conf import settings
 from personalize.profiles.base import get_store
 from personalize.profiles.redis_client import ERRORS, RedisClient
-from personalize.tracking.worker import StreamWorker, run_workers, stream_status
+from personalize.tracking.worker import MAX_BACKOFF, StreamWorker, run_workers, stream_status
 
 
 class Command(BaseCommand):
@@ -99,10 +100,15 @@ class Command(BaseCommand):
         for name in ("min_idle_ms", "status_every"):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be 0 or more.")
-        try:
-            client = events.connect(options["block_ms"])
-        except ERRORS as exc:  # a cluster client asks the cluster for its slots right away
-            raise CommandError(f"Redis does not answer ({type(exc).__name__}: {exc}).") from exc
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        # One-shot runs fail fast; a worker left running waits for Redis to come up.
+        patient = not (options["check"] or options["until_empty"])
+        client = self._connect(events.connect, options["block_ms"], stop, patient=patient)
+        if client is None:
+            return  # stopped while waiting for Redis
         if options["check"]:
             self._check(client, streams, options["max_drain_age"])
             return
@@ -121,10 +127,6 @@ class Command(BaseCommand):
             )
             for stream in streams
         ]
-        stop = threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
         self.stdout.write(
             f"Draining {', '.join(streams)} as {options['consumer']} (Ctrl-C to stop)..."
         )
@@ -144,6 +146,30 @@ class Command(BaseCommand):
                 f"workers, {stats.malformed} malformed entries dropped."
             )
         )
+
+    def _connect(
+        self,
+        connect: Callable[[int], RedisClient],
+        block_ms: int,
+        stop: threading.Event,
+        *,
+        patient: bool,
+    ) -> RedisClient | None:
+        """The worker's client. A cluster client asks the cluster for its slots at once,
+        so an unreachable cluster fails here: wait for it (capped backoff) unless this is
+        a one-shot run; ``None`` if stopped while waiting."""
+        delay = 0.5
+        while True:
+            try:
+                return connect(block_ms)
+            except ERRORS as exc:
+                message = f"Redis does not answer ({type(exc).__name__}: {exc})"
+                if not patient:
+                    raise CommandError(f"{message}.") from exc
+                self.stderr.write(f"{message}; retrying in {delay:.1f} s")
+                if stop.wait(delay):
+                    return None
+                delay = min(MAX_BACKOFF, delay * 2)
 
     def _check(self, client: RedisClient, streams: list[str], max_age: float) -> None:
         stuck: list[str] = []
