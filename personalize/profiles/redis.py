@@ -414,7 +414,8 @@ class RedisProfileStore(BaseProfileStore):
         try:
             write_events(events, using=settings.DATABASE_ALIAS)
         except Exception:
-            logger.exception("Could not log %d events after a Redis failure", len(events))
+            # Redis failed or the stream is full, and now the database too: nowhere left.
+            logger.exception("Could not log %d events directly in the database", len(events))
 
     def _stream_full(self, stream: str) -> bool:
         return time.monotonic() < self._stream_full_until.get(stream, 0.0)
