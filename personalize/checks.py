@@ -141,6 +141,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "COOKIE_AGE": (int, 60, "a number of seconds, e.g. 31536000 for a year"),
         "RETENTION_DAYS": (int, 1, "a number of days, e.g. 395"),
         "STREAM_MAXLEN": (int, 1000, "the events a stream may buffer, e.g. 1000000"),
+        "STREAM_SHARDS": (int, 1, "the number of event streams, e.g. 1 (or 2-3 per primary)"),
         "RECS_K": (int, 1, "the neighbours kept per item, e.g. 50"),
         "RECS_TRAINING_DAYS": (int, 1, "a number of days, e.g. 365"),
         "RECS_BESTSELLER_DAYS": (int, 1, "a number of days, e.g. 30"),

@@ -84,7 +84,7 @@ class Settings:
         Redis Cluster each lands in a slot of its own, so the write load and the
         workers spread over the nodes.
         """
-        return max(1, int(self._get("STREAM_SHARDS", 1)))
+        return int(self._get("STREAM_SHARDS", 1))  # below 1: one stream (and check E004)
 
     @property
     def STREAM_MAXLEN(self) -> int:

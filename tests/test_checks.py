@@ -106,6 +106,10 @@ def test_e005_unknown_database_alias() -> None:
         {"PERSONALIZE_RECS_BESTSELLER_DAYS": "a month"},
         {"PERSONALIZE_RECS_TRENDING_HALF_LIFE_DAYS": -1},
         {"PERSONALIZE_RECS_HISTORY_HALF_LIFE_HOURS": "soon"},
+        {"PERSONALIZE_STREAM_MAXLEN": 10},
+        {"PERSONALIZE_STREAM_MAXLEN": "a lot"},
+        {"PERSONALIZE_STREAM_SHARDS": 0},
+        {"PERSONALIZE_STREAM_SHARDS": "three"},
     ],
 )
 def test_e004_invalid_settings(overrides: dict[str, Any]) -> None:

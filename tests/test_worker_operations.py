@@ -276,3 +276,24 @@ def test_a_worker_started_before_its_cluster_waits_for_it(
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert once.returncode == 1 and "Redis does not answer" in once.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--batch-size", "0", "--batch-size must be a positive number"),
+        ("--claim-interval", "0", "--claim-interval must be a positive number"),
+        ("--max-drain-age", "-5", "--max-drain-age must be a positive number"),
+        ("--status-every", "-1", "--status-every must be 0 or more"),
+        ("--min-idle-ms", "-1", "--min-idle-ms must be 0 or more"),
+    ],
+)
+def test_worker_options_are_validated(option: str, value: str, message: str) -> None:
+    from django.core.management import CommandError, call_command
+    from django.test import override_settings
+
+    with (
+        override_settings(PERSONALIZE_STORE="personalize.profiles.redis.RedisProfileStore"),
+        pytest.raises(CommandError, match=message),
+    ):
+        call_command("personalize_worker", f"{option}={value}")
