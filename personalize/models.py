@@ -57,6 +57,36 @@ class Event(models.Model):
         return f"{self.name} by {self.visitor_id}"
 
 
+class DeferredChange(models.Model):
+    """A request's profile changes the store could not apply, kept for replay.
+
+    Written when a request is served without its profile (the store timed out or
+    its breaker is open) or when writing its changes failed; ``personalize_worker``
+    replays each exactly once when the store answers again (the store marks the
+    batch id with the changes), so counters end equal to what the event log implies.
+    """
+
+    #: The request's first event id: what the store marks when it applies the batch.
+    batch_id = models.CharField(max_length=32, unique=True)
+    visitor_id = models.CharField(max_length=32)
+    #: Whether the changes were sent and may have been applied (a timeout after
+    #: sending); otherwise they certainly were not (never computed, breaker open).
+    maybe_applied = models.BooleanField(default=False)
+    #: The visit facts to record when the request's visit itself was not recorded.
+    visit = models.JSONField(null=True, blank=True)
+    events = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "deferred profile change"
+        # The worker reads the oldest first.
+        indexes = [models.Index(fields=["created_at"], name="personalize_deferred_at")]
+
+    def __str__(self) -> str:
+        return f"{len(self.events)} events of {self.visitor_id}"
+
+
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
 from personalize.recommendations.models import (  # noqa: E402
     TrainedModel,
@@ -71,6 +101,7 @@ __all__ = [
     "Campaign",
     "ConfigVersion",
     "CouponCode",
+    "DeferredChange",
     "Event",
     "Lead",
     "RFMReport",

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from personalize.identity.cookies import new_visitor_id
+from personalize.profiles.backlog import defer
 from personalize.profiles.base import StoreUnavailable, get_store
 from personalize.profiles.profile import Profile, ProfileOp
 from personalize.tracking.context import VisitContext
@@ -164,19 +165,37 @@ class Visitor:
         self._pending_ops.append(op)
 
     def flush(self) -> None:
-        """Write what this request tracked (one store round trip). Never raises."""
+        """Write what this request tracked (one store round trip). Never raises.
+
+        Changes the store cannot take (it is down, or the profile never loaded) are
+        not lost when the store can replay them: they are deferred to the database
+        with the request's events and applied once by ``personalize_worker``.
+        """
         if not self._pending_events and not self._pending_ops:
             return
         ops, events = self._pending_ops, self._pending_events
         self._pending_ops, self._pending_events = [], []
-        if self.degraded:
-            ops = []  # no profile was loaded: only the events can be kept
+        # Degraded: no profile was loaded (the ops were never computed) or an earlier
+        # write of this request failed; only the events can go to the store now.
+        unapplied = self.degraded
+        store = get_store()
         try:
-            get_store().apply(self.id, ops, events)
+            store.apply(self.id, [] if unapplied else ops, events)
         except StoreUnavailable:
             self.degraded = True
+            self._defer(events, maybe_applied=bool(ops) and not unapplied)
         except Exception:
             logger.exception("Could not write visitor %s", self.id)
+        else:
+            if unapplied:
+                self._defer(events, maybe_applied=False)
+
+    def _defer(self, events: list[EventRecord], *, maybe_applied: bool) -> None:
+        if not get_store().replays_changes:
+            return
+        # Without a profile, the request's visit went unrecorded too: replay it.
+        visit = self.context if self._profile is None else None
+        defer(self.id, events, maybe_applied=maybe_applied, visit=visit)
 
     def login(self, user_id: str) -> None:
         """Attach the visitor to a user, merging into the user's existing profile if any."""

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from personalize.recommendations.storage import ModelStore
 
 
+#: How long a store that :attr:`~BaseProfileStore.replays_changes` remembers that it
+#: applied a batch: a deferred batch whose first attempt may have landed is replayed
+#: within this time or not at all (``personalize.profiles.backlog``).
+BATCH_MARK_SECONDS = 900
+
+
 @dataclass(frozen=True)
 class EventStream:
     """Redis Streams where a store leaves events for ``personalize_worker``."""
@@ -83,6 +89,21 @@ class BaseProfileStore:
 
     def write_ext(self, key: str, values: dict[str, Any]) -> None:
         """Set extension document ``key`` on many profiles at once (RFM scores, ...)."""
+        raise NotImplementedError
+
+    #: Whether :meth:`apply` marks each batch of changes with its first event's id and
+    #: :meth:`apply_once` honours the marks. Then the changes of a request that could
+    #: not be applied (``StoreUnavailable``) are deferred to the database and replayed
+    #: exactly once by ``personalize_worker`` (``personalize.profiles.backlog``);
+    #: otherwise they are lost with the failure, as before.
+    replays_changes: bool = False
+
+    def apply_once(self, visitor_id: str, batch_id: str, ops: list[ProfileOp]) -> bool:
+        """Apply ``ops`` and mark ``batch_id`` applied, atomically, unless it already
+        is; return whether they were applied. Needed when :attr:`replays_changes`.
+
+        Raises :class:`StoreUnavailable` when the store cannot answer in time.
+        """
         raise NotImplementedError
 
     # Capabilities. Each has a safe default, so a store implementing only the methods

@@ -11,15 +11,18 @@ Redis Cluster slot)::
     pz:v:{V}:pc     zset   purchased categories   -> last time
     pz:v:{V}:aff    zset   category affinity      -> raw decayed score
     pz:v:{V}:cart   hash   q:<product> quantity, p:<product> price, c:<product> category
+    pz:v:{V}:ap     zset   ids of the change batches applied in the last 15 minutes
+                           (see profiles.backlog: deferred changes apply exactly once)
+    pz:v:{V}:rl     zset   the events rate limit's sliding window
     pz:user:{<id>}  string the visitor id holding a user's profile
     pz:events       stream events waiting for ``personalize_worker``; with
                     ``PERSONALIZE_STREAM_SHARDS`` = n: pz:events:{0} ... pz:events:{n-1},
                     a visitor's events always in the same one
 
 A request costs two round trips: the ``touch`` script (visit bookkeeping and
-the whole profile, atomically) and one pipeline with the request's changes
-and events. Every change is a single atomic command, so concurrent requests
-for one visitor never lose an update.
+the whole profile, atomically) and one pipeline with the request's changes (one
+script: every change and the batch's mark, atomically) and events. Every change
+is an atomic command, so concurrent requests for one visitor never lose an update.
 
 Every script, transaction and key group of a pipeline stays in one Redis Cluster
 slot, so ``PERSONALIZE_REDIS_CLUSTER = True`` needs no other change: the touch
@@ -46,7 +49,12 @@ from django.core.checks import Error, Warning
 
 from personalize import configuration
 from personalize.conf import settings
-from personalize.profiles.base import BaseProfileStore, EventStream, StoreUnavailable
+from personalize.profiles.base import (
+    BATCH_MARK_SECONDS,
+    BaseProfileStore,
+    EventStream,
+    StoreUnavailable,
+)
 from personalize.profiles.profile import (
     COLLECTIONS,
     FLOAT_FIELDS,
@@ -144,14 +152,38 @@ redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
 return 1
 """
 
+# The request's profile changes as one atomic unit, marked with the batch's id (its
+# first event's id) so a batch whose outcome is unknown (a timeout after sending)
+# can later be applied exactly once: the marker and the changes commit together.
+# KEYS: the visitor's keys, the marker set first; ARGV: batch id ('' = unmarked),
+# now, marker lifetime (seconds), JSON [[command, key index, args...], ...]
+APPLY_SCRIPT = """
+local batch = ARGV[1]
+if batch ~= '' and redis.call('ZSCORE', KEYS[1], batch) then return 0 end
+for _, c in ipairs(cjson.decode(ARGV[4])) do
+  redis.call(c[1], KEYS[c[2]], unpack(c, 3))
+end
+if batch ~= '' then
+  local now = tonumber(ARGV[2])
+  local keep = tonumber(ARGV[3])
+  redis.call('ZADD', KEYS[1], now, batch)
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
+  redis.call('EXPIRE', KEYS[1], math.ceil(keep))
+end
+return 1
+"""
+
 _TOUCH = LuaScript(TOUCH_SCRIPT)
 _RATE = LuaScript(RATE_SCRIPT)
+_APPLY = LuaScript(APPLY_SCRIPT)
 
 STREAM_FULL_BACKOFF = 5  # seconds events bypass a full stream before it is looked at again
 
 
 class RedisProfileStore(BaseProfileStore):
     """Profiles in Redis, events in a Redis Stream drained by ``personalize_worker``."""
+
+    replays_changes = True  # apply() marks each batch; apply_once() honours the marks
 
     def __init__(self, url: str | None = None, prefix: str | None = None) -> None:
         self.url = url or settings.REDIS_URL
@@ -378,12 +410,19 @@ class RedisProfileStore(BaseProfileStore):
         # the database log directly instead of growing Redis's memory without bound.
         stream = self.stream_for(visitor_id)
         streamed = [] if self._stream_full(stream) else events
+        script_args: list[Any] | None = None
         try:
             self.breaker.check()
-            # The visitor's keys and the shard's stream: on a cluster, redis-py splits this
-            # pipeline per node and sends every part before reading any reply.
+            # The visitor's changes (one script, one slot) and the shard's stream: on a
+            # cluster, redis-py splits this pipeline per node and sends every part
+            # before reading any reply.
             pipe = self.client.pipeline(transaction=False)
-            self._queue_ops(pipe, visitor_id, ops)
+            if ops:
+                batch = events[0].event_id if events else ""
+                script_args = self._apply_args(visitor_id, batch, ops)
+                # execute_command: a cluster pipeline refuses its evalsha() method, but
+                # routes EVALSHA by its keys like any other command.
+                pipe.execute_command("EVALSHA", _APPLY.sha, *script_args)
             cap = settings.STREAM_MAXLEN
             for event in streamed:
                 pipe.xadd(
@@ -396,17 +435,48 @@ class RedisProfileStore(BaseProfileStore):
                 )
             if streamed:
                 pipe.xlen(stream)
-            replies = pipe.execute()
+            replies = pipe.execute(raise_on_error=False)
+            if script_args is not None and isinstance(replies[0], redis.exceptions.NoScriptError):
+                # A restarted server has forgotten the script: the rest of the pipeline
+                # ran, the script did not. Load it and run only the script again.
+                count = script_args[0]
+                _APPLY(self.client, script_args[1 : 1 + count], script_args[1 + count :])
+                replies[0] = 1
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
             if streamed:
                 self._observe_stream_length(stream, int(replies[-1]), cap)
         except (*ERRORS, StoreUnavailable) as exc:  # type: ignore[misc]
             error = exc if isinstance(exc, StoreUnavailable) else self.breaker.failed(exc)
-            # The profile change is lost, the events are not: they go straight to the log
-            # (an event that did reach the stream is inserted once: event ids are unique).
+            # The events are kept: they go straight to the log (an event that did reach
+            # the stream is inserted once: event ids are unique). The profile changes
+            # are the caller's to defer (personalize.profiles.backlog).
             self._log_directly(events)
             raise error from exc
         if len(streamed) < len(events):
             self._log_directly(events)
+
+    def apply_once(self, visitor_id: str, batch_id: str, ops: list[ProfileOp]) -> bool:
+        try:
+            self.breaker.check()
+            args = self._apply_args(visitor_id, batch_id, ops)
+            applied: Any = _APPLY(self.client, args[1 : 1 + args[0]], args[1 + args[0] :])
+        except ERRORS as exc:
+            raise self.breaker.failed(exc) from exc
+        return bool(applied)
+
+    def _apply_args(self, visitor_id: str, batch: str, ops: list[ProfileOp]) -> list[Any]:
+        """``[number of keys, *keys, *args]`` of the apply script for these ops."""
+        keys, commands = self._commands(visitor_id, ops)
+        return [
+            len(keys),
+            *keys,
+            batch,
+            repr(time.time()),
+            BATCH_MARK_SECONDS,
+            json.dumps(commands, separators=(",", ":")),
+        ]
 
     def _log_directly(self, events: list[EventRecord]) -> None:
         if not events:
@@ -433,47 +503,60 @@ class RedisProfileStore(BaseProfileStore):
                 STREAM_FULL_BACKOFF,
             )
 
-    def _queue_ops(self, pipe: Any, visitor_id: str, ops: list[ProfileOp]) -> None:
-        main = self.key(visitor_id, "m")
-        touched = {main}
+    def _commands(
+        self, visitor_id: str, ops: list[ProfileOp]
+    ) -> tuple[list[str], list[list[str | int]]]:
+        """The visitor's keys (the batch marker set first) and the Redis commands that
+        apply ``ops``, each as ``[command, index of its key in keys (1-based), *args]``
+        with every argument a string, for the apply script."""
+        keys = [self.key(visitor_id, "ap"), self.key(visitor_id, "m")]
+        index = {keys[0]: 1, keys[1]: 2}
+        commands: list[list[str | int]] = []
+
+        def on(key: str, command: str, *args: Any) -> None:
+            if key not in index:
+                keys.append(key)
+                index[key] = len(keys)
+            commands.append([command, index[key], *(_arg(a) for a in args)])
+
+        main = keys[1]
         for op in ops:
             kind = op.kind
             if kind in ("incr", "incrfloat", "set", "setnx"):
                 short = SCALAR_FIELDS[op.name]
                 if kind == "incr":
-                    pipe.hincrby(main, short, int(op.value))
+                    on(main, "HINCRBY", short, int(op.value))
                 elif kind == "incrfloat":
-                    pipe.hincrbyfloat(main, short, float(op.value))
+                    on(main, "HINCRBYFLOAT", short, float(op.value))
                 elif kind == "set":
-                    pipe.hset(main, short, _encode(op.name, op.value))
+                    on(main, "HSET", short, _encode(op.name, op.value))
                 else:
-                    pipe.hsetnx(main, short, _encode(op.name, op.value))
+                    on(main, "HSETNX", short, _encode(op.name, op.value))
             elif kind in ("zadd", "zincr"):
                 key = self.key(visitor_id, COLLECTIONS[op.name] if kind == "zadd" else "aff")
-                touched.add(key)
                 if kind == "zadd":
-                    pipe.zadd(key, {op.member: float(op.value)})
+                    on(key, "ZADD", float(op.value), op.member)
                 else:
-                    pipe.zincrby(key, float(op.value), op.member)
+                    on(key, "ZINCRBY", float(op.value), op.member)
                 if op.limit:
-                    pipe.zremrangebyrank(key, 0, -(op.limit + 1))
+                    on(key, "ZREMRANGEBYRANK", 0, -(op.limit + 1))
             elif kind in ("cart_add", "cart_del", "cart_clear"):
                 cart = self.key(visitor_id, "cart")
-                touched.add(cart)
                 if kind == "cart_add":
                     price, category = op.extra
-                    pipe.hincrby(cart, f"q:{op.member}", int(op.value))
-                    pipe.hset(cart, mapping={f"p:{op.member}": price, f"c:{op.member}": category})
+                    on(cart, "HINCRBY", f"q:{op.member}", int(op.value))
+                    on(cart, "HSET", f"p:{op.member}", price, f"c:{op.member}", category)
                 elif kind == "cart_del":
-                    pipe.hdel(cart, f"q:{op.member}", f"p:{op.member}", f"c:{op.member}")
+                    on(cart, "HDEL", f"q:{op.member}", f"p:{op.member}", f"c:{op.member}")
                 else:
-                    pipe.delete(cart)
+                    on(cart, "DEL")
             elif kind == "ext":
-                pipe.hset(main, f"x:{op.name}", json.dumps(op.value))
+                on(main, "HSET", f"x:{op.name}", json.dumps(op.value))
             else:
                 raise ValueError(f"Unknown profile op {kind!r}.")
-        for key in touched:
-            pipe.expire(key, self.ttl)
+        for key in keys[1:]:
+            on(key, "EXPIRE", self.ttl)
+        return keys, commands
 
     # Parsing ----------------------------------------------------------------------
 
@@ -565,7 +648,10 @@ class RedisProfileStore(BaseProfileStore):
             self.client.set(self.user_key(profile.user_id), profile.visitor_id, ex=self.ttl)
 
     def delete(self, visitor_id: str) -> None:
-        self.client.delete(*self.keys(visitor_id))
+        # The profile, its applied-batch marks and its rate window: one slot, one DEL.
+        self.client.delete(
+            *self.keys(visitor_id), self.key(visitor_id, "ap"), self.key(visitor_id, "rl")
+        )
 
     def visitor_for_user(self, user_id: str) -> str | None:
         if self.cluster:
@@ -622,6 +708,13 @@ class RedisProfileStore(BaseProfileStore):
                 pipe.execute()
         pipe.execute()
         write_events(events, using=settings.DATABASE_ALIAS)
+
+
+def _arg(value: Any) -> str:
+    """A command argument as the string Redis receives (floats exactly, by repr)."""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:

@@ -308,6 +308,18 @@ class ProfileStoreContract:
             store.touch(VID, visit_ctx)
         assert store.load(VID) == expected
 
+    def test_apply_once_applies_each_batch_once(self, store: BaseProfileStore) -> None:
+        if not store.replays_changes:
+            pytest.skip("the store does not replay deferred changes (replays_changes)")
+        event = EventRecord(new_event_id(), VID, "page_view", {"path": "/"}, T0)
+        ops = event_ops(Profile(visitor_id=VID), "page_view", {"path": "/"}, T0)
+        store.apply(VID, ops, [event])  # apply() marks the batch by its first event
+        assert store.apply_once(VID, event.event_id, ops) is False
+        assert store.apply_once(VID, "another-batch", ops) is True
+        assert store.apply_once(VID, "another-batch", ops) is False
+        profile = store.load(VID)
+        assert profile is not None and profile.pageviews_total == 2
+
     def test_unknown_visitor_load_is_none(self, store: BaseProfileStore) -> None:
         assert store.load("c" * 32) is None
 

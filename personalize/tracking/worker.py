@@ -118,6 +118,7 @@ class StreamWorker:
         status_interval: float = 0.0,
         on_status: Callable[[str], None] | None = None,
         after_insert: Callable[[list[str]], None] | None = None,
+        maintenance: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
@@ -134,6 +135,9 @@ class StreamWorker:
         # Test hook: runs after the insert commits and before the acknowledgement,
         # exactly where a crash would leave entries pending.
         self.after_insert = after_insert
+        #: Runs with each look for stale entries (every ``claim_interval``), under the
+        #: same error handling: replaying deferred profile changes.
+        self.maintenance = maintenance
         self.stats = WorkerStats()
 
     def ensure_group(self) -> None:
@@ -241,6 +245,8 @@ class StreamWorker:
                     ready = True
                 if self.clock() >= next_claim:
                     claimed = self.claim_stale()
+                    if self.maintenance is not None:
+                        self.maintenance()
                     next_claim = self.clock() + self.claim_interval
                     if claimed and on_batch is not None:
                         on_batch(claimed)

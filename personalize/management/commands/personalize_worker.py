@@ -13,7 +13,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from personalize.conf import settings
-from personalize.profiles.base import get_store
+from personalize.profiles import backlog
+from personalize.profiles.base import BaseProfileStore, get_store
 from personalize.profiles.redis_client import ERRORS, RedisClient
 from personalize.tracking.worker import MAX_BACKOFF, StreamWorker, run_workers, stream_status
 
@@ -79,7 +80,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        events = get_store().event_stream()
+        store = get_store()
+        events = store.event_stream()
         if events is None:
             raise CommandError(
                 f"PERSONALIZE_STORE is {settings.STORE}: events already go straight to the "
@@ -127,6 +129,9 @@ class Command(BaseCommand):
             )
             for stream in streams
         ]
+        # One thread replays deferred profile changes; several workers may (the store's
+        # batch marks keep each replay to one application), but one per process is plenty.
+        workers[0].maintenance = lambda: self._replay(store)
         self.stdout.write(
             f"Draining {', '.join(streams)} as {options['consumer']} (Ctrl-C to stop)..."
         )
@@ -146,6 +151,18 @@ class Command(BaseCommand):
                 f"workers, {stats.malformed} malformed entries dropped."
             )
         )
+
+    def _replay(self, store: BaseProfileStore) -> None:
+        """Apply the profile changes requests deferred while the store was away."""
+        while True:
+            stats = backlog.replay(store)
+            if stats.replayed or stats.already_applied:
+                self.stdout.write(
+                    f"  replayed {stats.replayed} deferred profile change(s) "
+                    f"({stats.already_applied} had been applied already)"
+                )
+            if stats.handled < backlog.REPLAY_BATCH:
+                return
 
     def _connect(
         self,
@@ -188,6 +205,8 @@ class Command(BaseCommand):
             waiting = status.pending + (status.lag if status.lag is not None else status.length)
             if waiting and (age is None or age > max_age):
                 stuck.append(f"{waiting} events wait in {stream}")
+        deferred = backlog.pending()
+        self.stdout.write(f"{deferred} deferred profile change(s) wait for replay")
         if stuck:
             raise CommandError(
                 f"{'; '.join(stuck)} and nothing was drained for more than {max_age:.0f} s: "
