@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: How long a store that :attr:`~BaseProfileStore.replays_changes` remembers that it
 #: applied a batch: a deferred batch whose first attempt may have landed is replayed
 #: within this time or not at all (``personalize.profiles.backlog``).
-BATCH_MARK_SECONDS = 900
+BATCH_MARK_SECONDS = 600
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ Redis Cluster slot)::
     pz:v:{V}:pc     zset   purchased categories   -> last time
     pz:v:{V}:aff    zset   category affinity      -> raw decayed score
     pz:v:{V}:cart   hash   q:<product> quantity, p:<product> price, c:<product> category
-    pz:v:{V}:ap     zset   ids of the change batches applied in the last 15 minutes
+    pz:v:{V}:ap     zset   ids of the change batches applied in the last 10 minutes
                            (see profiles.backlog: deferred changes apply exactly once)
     pz:v:{V}:rl     zset   the events rate limit's sliding window
     pz:user:{<id>}  string the visitor id holding a user's profile
@@ -472,7 +472,9 @@ class RedisProfileStore(BaseProfileStore):
         return [
             len(keys),
             *keys,
-            batch,
+            # 64 bits of the event id tell a visitor's batches apart for the few minutes
+            # a mark lives, at half the memory of the whole id.
+            batch[:16],
             repr(time.time()),
             BATCH_MARK_SECONDS,
             json.dumps(commands, separators=(",", ":")),
