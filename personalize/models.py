@@ -57,6 +57,7 @@ class Event(models.Model):
         return f"{self.name} by {self.visitor_id}"
 
 
+from personalize.api.models import ApiKey  # noqa: E402
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
 from personalize.recommendations.models import (  # noqa: E402
     TrainedModel,
@@ -68,6 +69,7 @@ from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
 
 __all__ = [
+    "ApiKey",
     "Campaign",
     "ConfigVersion",
     "CouponCode",
