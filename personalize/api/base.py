@@ -78,7 +78,7 @@ class PersonalizeAPIView(APIView):
 
     renderer_classes = [JSONRenderer]
     parser_classes = [BoundedJSONParser]
-    content_negotiation_class = JSONOnly
+    content_negotiation_class: type[BaseContentNegotiation] = JSONOnly
     versioning_class = None
     schema = AutoSchema()
 
