@@ -83,7 +83,8 @@ class ApiKeyAdmin(_ApiKeyAdminBase):
         token = getattr(request, "_personalize_new_token", None)
         if token is None:  # pragma: no cover - save_model always sets it
             return super().response_add(request, obj, post_url_continue)
-        response = TemplateResponse(
+        # The admin's views send Cache-Control: no-store: the page is in no cache.
+        return TemplateResponse(
             request,
             "personalize/admin/api_key_created.html",
             {
@@ -94,8 +95,6 @@ class ApiKeyAdmin(_ApiKeyAdminBase):
                 "token": token,
             },
         )
-        response["Cache-Control"] = "no-store"  # the secret must not stay in any cache
-        return response
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
