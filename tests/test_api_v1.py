@@ -485,3 +485,45 @@ def test_store_failures_are_a_503_and_record_nothing(monkeypatch: pytest.MonkeyP
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"
     assert Event.objects.count() == 0  # the log rolled back: sending again records it
+
+
+@pytest.mark.django_db
+def test_any_store_error_is_a_503_and_logged(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    def broken(*args: Any) -> None:
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(type(get_store()), "apply", broken)
+    answer = send(shopping_batch(visitor_id=VISITOR), make_key("events:write"))
+
+    assert answer.status_code == 503
+    assert Event.objects.count() == 0
+    assert "Could not record a batch of 3 events" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_concurrent_copies_of_a_batch_are_recorded_once(store: BaseProfileStore) -> None:
+    """Four requests racing with the same batch: the log's unique ids decide, once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connections
+
+    identity = Identity("visitor_id", VISITOR)
+    _, events = parse_batch(shopping_batch(visitor_id=VISITOR))
+    barrier = Barrier(4)
+
+    def send_once() -> int:
+        barrier.wait()
+        try:
+            return record_events(identity, events).recorded
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        recorded = list(pool.map(lambda _: send_once(), range(4)))
+
+    assert sorted(recorded) == [0, 0, 0, 3]
+    profile = store.load(VISITOR)
+    assert profile is not None
+    assert (profile.orders_count, profile.total_spent) == (1, 37.5)
+    assert len(logged(VISITOR)) == 3

@@ -6,6 +6,8 @@ recorded by :mod:`personalize.tracking.server`.
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ParseError
@@ -23,6 +25,8 @@ from personalize.api.openapi import (
 )
 from personalize.profiles.base import StoreUnavailable
 from personalize.tracking.server import MAX_EVENTS, BatchInvalid, parse_batch, record_events
+
+logger = logging.getLogger("personalize")
 
 #: Bytes of one batch (500 purchases of a few items each fit).
 MAX_BODY = 1024 * 1024
@@ -127,7 +131,11 @@ class ServerEventsView(KeyProtectedView):
             return Response({"errors": [error.to_json() for error in exc.errors]}, status=400)
         try:
             result = record_events(identity, events)
-        except StoreUnavailable:
+        except Exception as exc:
+            # The log's transaction rolled back, so the batch can be sent again as it is:
+            # say so with a 503 rather than a 500, whatever the store raised.
+            if not isinstance(exc, StoreUnavailable):
+                logger.exception("Could not record a batch of %d events", len(events))
             return Response(
                 {"detail": "The profile store is unavailable: nothing was recorded. Retry."},
                 status=503,
