@@ -65,6 +65,23 @@ def test_v1_operations_document_auth_errors_and_examples() -> None:
     assert operation["requestBody"]["content"]["application/json"]["examples"]
 
 
+def test_every_operation_has_examples_and_documents_its_errors() -> None:
+    for path, operations in load_schema()["paths"].items():
+        for method, operation in operations.items():
+            bodies = [
+                *operation.get("requestBody", {}).get("content", {}).values(),
+                *(
+                    content
+                    for response in operation["responses"].values()
+                    for content in response.get("content", {}).values()
+                ),
+            ]
+            assert any(body.get("examples") for body in bodies), f"{method} {path}"
+            assert operation.get("description"), f"{method} {path}"
+            if method == "post":
+                assert {"400", "413", "415", "429"} <= set(operation["responses"]), path
+
+
 def test_browser_operations_need_no_key() -> None:
     paths = load_schema()["paths"]
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from django.core import signing
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -208,6 +208,38 @@ def same_origin(request: Request) -> bool:
     "report, `PERSONALIZE_EVENTS_RATE_LIMIT` events a minute per visitor. Not for "
     "servers: they use `POST /personalize/api/v1/events/` with an API key.",
     request={"application/json": BeaconDocSerializer, "text/plain": BeaconDocSerializer},
+    examples=[
+        OpenApiExample(
+            "Impression and widget click",
+            {
+                "token": "ImFiYWIuLi4i:1vQx2k:…",
+                "events": [
+                    {
+                        "type": "impression",
+                        "campaign": "welcome-popup",
+                        "variant": "a",
+                        "path": "/",
+                    },
+                    {
+                        "type": "rec_click",
+                        "widget": "product-similar",
+                        "strategy": "similar",
+                        "product_id": "7",
+                        "position": 2,
+                        "path": "/p/7/",
+                    },
+                ],
+            },
+            request_only=True,
+        ),
+        OpenApiExample("Accepted", {"accepted": 2}, response_only=True, status_codes=["200"]),
+        OpenApiExample(
+            "Stale page",
+            {"token": ["Invalid or expired: reload the page."]},
+            response_only=True,
+            status_codes=["403"],
+        ),
+    ],
     responses={
         200: BeaconAcceptedSerializer,
         400: OpenApiResponse(
