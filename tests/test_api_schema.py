@@ -123,7 +123,8 @@ def test_the_docs_page_loads_swagger_ui_from_static_files_under_a_strict_csp() -
     assert 'data-schema-url="/personalize/api/schema/?format=json"' in html
 
 
-def test_the_docs_page_answers_get_only() -> None:
+def test_the_docs_page_answers_get_and_head_only() -> None:
+    assert Client().head("/personalize/api/docs/").status_code == 200
     assert Client().post("/personalize/api/docs/").status_code == 405
 
 
