@@ -175,6 +175,7 @@ def api_key(db: None) -> str:
     max_examples=60,
     deadline=None,
     derandomize=True,
+    database=None,  # nothing written to .hypothesis/
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_no_documented_endpoint_errors_or_breaks_its_schema(case: Any, api_key: str) -> None:
