@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from personalize.api.admin import ApiKeyAdmin
+from personalize.api.models import ApiKey
 from personalize.campaigns.admin import register as register_campaign_admin
 from personalize.recommendations.admin import register as register_recommendation_admin
 from personalize.rfm.admin import RFMReportAdmin
@@ -13,5 +15,6 @@ from personalize.segments.models import Segment
 
 admin.site.register(Segment, SegmentAdmin)
 admin.site.register(RFMReport, RFMReportAdmin)
+admin.site.register(ApiKey, ApiKeyAdmin)
 register_campaign_admin(admin.site)
 register_recommendation_admin(admin.site)

@@ -345,3 +345,19 @@ def check_shared_rate_limit(app_configs: Any = None, **kwargs: Any) -> list[Chec
             id="personalize.W007",
         )
     ]
+
+
+@register(Tags.staticfiles)
+def check_api_docs_assets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The API docs page loads Swagger UI from ``drf_spectacular_sidecar``'s static files."""
+    if apps.is_installed("drf_spectacular_sidecar"):
+        return []
+    return [
+        Warning(
+            "The API docs page (/personalize/api/docs/) cannot load Swagger UI: its files "
+            "come from drf_spectacular_sidecar, which is not in INSTALLED_APPS.",
+            hint="Add 'drf_spectacular_sidecar' to INSTALLED_APPS (it is installed with "
+            "personalize); the schema at /personalize/api/schema/ works without it.",
+            id="personalize.W008",
+        )
+    ]

@@ -87,6 +87,7 @@ class DeferredChange(models.Model):
         return f"{len(self.events)} events of {self.visitor_id}"
 
 
+from personalize.api.models import ApiKey  # noqa: E402
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
 from personalize.recommendations.models import (  # noqa: E402
     TrainedModel,
@@ -98,6 +99,7 @@ from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
 
 __all__ = [
+    "ApiKey",
     "Campaign",
     "ConfigVersion",
     "CouponCode",

@@ -65,13 +65,22 @@ def is_process_local(alias: str = "default") -> bool:
     return isinstance(caches[alias], (LocMemCache, DummyCache))
 
 
-def allow_events(visitor_id: str, count: int) -> bool:
-    """Whether the visitor may report ``count`` more events now (and count them if so)."""
-    limit = settings.EVENTS_RATE_LIMIT
+def allow(subject: str, count: int, limit: int) -> bool:
+    """Count ``count`` for ``subject`` if that keeps it within ``limit`` a minute.
+
+    The one entry point to the shared limiter: the store's own when it has one, else
+    Django's cache. ``subject`` is a visitor id, or a name no visitor id can take (the
+    API's ``apikey-<prefix>``: visitor ids are hex only).
+    """
     limiter = get_store().rate_limiter()
     if limiter is not None:
         try:
-            return limiter.allow(visitor_id, count, limit)
+            return limiter.allow(subject, count, limit)
         except StoreUnavailable:
             pass  # the store is down: the cache still limits, if less precisely
-    return CacheRateLimiter().allow(visitor_id, count, limit)
+    return CacheRateLimiter().allow(subject, count, limit)
+
+
+def allow_events(visitor_id: str, count: int) -> bool:
+    """Whether the visitor may report ``count`` more events now (and count them if so)."""
+    return allow(visitor_id, count, settings.EVENTS_RATE_LIMIT)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_htmx",
     "personalize",
+    "drf_spectacular_sidecar",  # the API docs page's Swagger UI, as static files
     "shop_demo",
 ]
 

@@ -196,3 +196,10 @@ def test_catalogue_relations_ok() -> None:
         PERSONALIZE_PRODUCT_MODEL="", PERSONALIZE_CATALOGUE_SELECT_RELATED=["anything"]
     ):
         assert checks.check_catalogue_relations() == []
+
+
+def test_w008_api_docs_assets_missing() -> None:
+    assert checks.check_api_docs_assets() == []
+    apps_without = [app for app in settings.INSTALLED_APPS if app != "drf_spectacular_sidecar"]
+    with override_settings(INSTALLED_APPS=apps_without):
+        assert ids(checks.check_api_docs_assets()) == ["personalize.W008"]

@@ -16,16 +16,20 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.core import signing
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from personalize.api.views import JSONOnly
+from personalize.api.base import BoundedJSONParser, PersonalizeAPIView
+from personalize.api.openapi import (
+    DETAIL,
+    BeaconAcceptedSerializer,
+    BeaconRefusedSerializer,
+)
+from personalize.api.openapi import BeaconSerializer as BeaconDocSerializer
 from personalize.campaigns.registry import get_campaign_registry
 from personalize.campaigns.rendering import BEACON_SALT
 from personalize.conf import settings
@@ -40,20 +44,6 @@ MAX_EVENTS = 20
 TOKEN_MAX_AGE = 2 * 86400
 REPORTABLE = ("exposure", "impression", "click", "close")
 WIDGET_EVENTS = ("rec_view", "rec_click")
-
-
-class BoundedJSONParser(JSONParser):
-    """JSON whose nesting a shopper cannot use to crash the request.
-
-    ``json.loads`` recurses per nesting level: 16 kB of ``[`` raise ``RecursionError``,
-    which is not a ``ValueError`` and would escape DRF's parser as a 500.
-    """
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise ParseError("JSON parse error - nested too deeply.") from exc
 
 
 class BeaconParser(BoundedJSONParser):
@@ -208,12 +198,69 @@ def same_origin(request: Request) -> bool:
         return False
 
 
-class EventsView(APIView):
+@extend_schema(
+    tags=["browser"],
+    summary="Report what the shopper saw and clicked (browser)",
+    description="Sent by the runtime (`navigator.sendBeacon`, JSON as `text/plain`): "
+    "campaign impressions, clicks and closes, recommendation widget views and clicks. "
+    "Accepted only from the shop's own origin (`Origin` or `Referer`) with the signed "
+    f"token of the visitor's page; at most {MAX_EVENTS} events and {MAX_BODY} bytes per "
+    "report, `PERSONALIZE_EVENTS_RATE_LIMIT` events a minute per visitor. Not for "
+    "servers: they use `POST /personalize/api/v1/events/` with an API key.",
+    request={"application/json": BeaconDocSerializer, "text/plain": BeaconDocSerializer},
+    examples=[
+        OpenApiExample(
+            "Impression and widget click",
+            {
+                "token": "ImFiYWIuLi4i:1vQx2k:…",
+                "events": [
+                    {
+                        "type": "impression",
+                        "campaign": "welcome-popup",
+                        "variant": "a",
+                        "path": "/",
+                    },
+                    {
+                        "type": "rec_click",
+                        "widget": "product-similar",
+                        "strategy": "similar",
+                        "product_id": "7",
+                        "position": 2,
+                        "path": "/p/7/",
+                    },
+                ],
+            },
+            request_only=True,
+        ),
+        OpenApiExample("Accepted", {"accepted": 2}, response_only=True, status_codes=["200"]),
+        OpenApiExample(
+            "Stale page",
+            {"token": ["Invalid or expired: reload the page."]},
+            response_only=True,
+            status_codes=["403"],
+        ),
+    ],
+    responses={
+        200: BeaconAcceptedSerializer,
+        400: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="Invalid report: DRF's errors by field "
+            '(`{"events": [{}, {"type": ["Unknown event type ..."]}]}`) '
+            'or `{"detail": ...}`.',
+        ),
+        403: OpenApiResponse(
+            BeaconRefusedSerializer,
+            description="Cross-origin, or the token is invalid, expired or another visitor's.",
+        ),
+        413: OpenApiResponse(DETAIL, description=f"Body over {MAX_BODY} bytes."),
+        415: OpenApiResponse(DETAIL, description="Not JSON."),
+        429: OpenApiResponse(DETAIL, description="Over the visitor's events per minute."),
+    },
+)
+class EventsView(PersonalizeAPIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # no session auth: no CSRF header on beacons
     parser_classes = [BeaconParser, BoundedJSONParser]
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = JSONOnly
 
     def post(self, request: Request) -> Response:
         if not same_origin(request):

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from personalize.api import events, views
+from personalize.api import events, schema, server_events, views
 
 urlpatterns = [
     path("visitor/", views.VisitorView.as_view(), name="visitor"),
     path("events/", events.EventsView.as_view(), name="events"),
+    path("v1/events/", server_events.ServerEventsView.as_view(), name="api-v1-events"),
+    path("schema/", schema.SchemaView.as_view(), name="api-schema"),
+    path("docs/", schema.docs, name="api-docs"),
 ]

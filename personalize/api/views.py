@@ -1,42 +1,47 @@
-"""API views."""
+"""``GET /personalize/api/visitor/``: the current visitor, for the browser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from rest_framework.negotiation import BaseContentNegotiation
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from personalize.api.base import PersonalizeAPIView
+from personalize.api.openapi import VisitorSerializer
 from personalize.identity.visitor import get_visitor
 
 
-class JSONOnly(BaseContentNegotiation):
-    """The API speaks JSON only, whatever the Accept header (browsers send text/html)."""
-
-    def select_parser(self, request: Request, parsers: Any) -> Any:
-        return parsers[0] if parsers else None
-
-    def select_renderer(
-        self,
-        request: Request,
-        renderers: Iterable[BaseRenderer],
-        format_suffix: str | None = None,
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
-
-
-class VisitorView(APIView):
+@extend_schema(
+    tags=["browser"],
+    summary="The current visitor (browser)",
+    description="The visitor of the `pz_vid` cookie: what targeting knows about them. "
+    "Called by the shop's own pages; needs no key. A request without the cookie is a "
+    "new visitor (the response sets the cookie).",
+    responses={200: VisitorSerializer},
+    examples=[
+        OpenApiExample(
+            "Returning visitor",
+            {
+                "id": "3f1c0a9b8e7d6c5b4a3f2e1d0c9b8a7f",
+                "tracked": True,
+                "is_new": False,
+                "is_returning": True,
+                "visit_count": 3,
+                "degraded": False,
+                "segments": ["returning-visitors"],
+                "attributes": {"visit_count": 3, "device": "desktop"},
+            },
+            response_only=True,
+        )
+    ],
+)
+class VisitorView(PersonalizeAPIView):
     """``GET /personalize/api/visitor/``: the current visitor and their attribute document."""
 
     permission_classes = [AllowAny]
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = JSONOnly
     authentication_classes: list[Any] = []
 
     def get(self, request: Request) -> Response:

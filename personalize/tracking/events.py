@@ -64,7 +64,20 @@ def new_event_id() -> str:
 
 
 class PropError(ValueError):
-    pass
+    """An invalid prop; ``field`` is its path below ``props`` (``"items[2].price"``)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class EventError(ValueError):
+    """An invalid event: ``field`` is the prop's path (``"items[2].price"``), or ``""``
+    when the event name itself is unknown."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _identifier(name: str, value: Any) -> str:
@@ -114,15 +127,18 @@ def _items(name: str, value: Any) -> list[dict[str, Any]]:
     items = []
     for index, raw in enumerate(value):
         if not isinstance(raw, Mapping):
-            raise PropError(f"'{name}[{index}]' must be a dict with product_id, price, quantity.")
+            raise PropError(
+                f"'{name}[{index}]' must be a dict with product_id, price, quantity.",
+                field=f"[{index}]",
+            )
         try:
             items.append(_clean_props(ITEM_SPEC, raw))
         except PropError as exc:
-            raise PropError(f"'{name}[{index}]': {exc}") from None
+            raise PropError(f"'{name}[{index}]': {exc}", field=f"[{index}].{exc.field}") from None
     return items
 
 
-def _email(name: str, value: Any) -> str:
+def clean_email(name: str, value: Any) -> str:
     text = _text(name, value, max_length=320).lower()
     if not _EMAIL_RE.match(text):
         raise PropError(f"'{name}' must be a valid email address.")
@@ -179,7 +195,7 @@ EVENTS: dict[str, EventSpec] = {
             "items": Prop(_items, required=True),
         }
     ),
-    "identify": EventSpec({"email": Prop(_email, required=True)}),
+    "identify": EventSpec({"email": Prop(clean_email, required=True)}),
 }
 
 CAMPAIGN_EVENTS = ("exposure", "impression", "click", "close", "convert")
@@ -226,27 +242,32 @@ def _clean_props(spec: EventSpec, props: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise PropError(
             f"unknown prop(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(sorted(spec.props)) or 'none'}."
+            f"allowed: {', '.join(sorted(spec.props)) or 'none'}.",
+            field=str(unknown[0]),
         )
     cleaned: dict[str, Any] = {}
     for name, prop in spec.props.items():
         if name not in props or props[name] is None:
             if prop.required:
-                raise PropError(f"'{name}' is required.")
+                raise PropError(f"'{name}' is required.", field=name)
             continue
-        cleaned[name] = prop.clean(name, props[name])
+        try:
+            cleaned[name] = prop.clean(name, props[name])
+        except PropError as exc:
+            raise PropError(str(exc), field=name + exc.field) from None
     return cleaned
 
 
 def validate_event(name: str, props: Mapping[str, Any]) -> dict[str, Any]:
-    """Check an event name and its props; return the cleaned props or raise ``ValueError``."""
+    """Check an event name and its props; return the cleaned props or raise ``ValueError``
+    (an :class:`EventError` naming the invalid prop)."""
     spec = EVENTS.get(name)
     if spec is None:
-        raise ValueError(f"Unknown event {name!r}; known events: {', '.join(sorted(EVENTS))}.")
+        raise EventError(f"Unknown event {name!r}; known events: {', '.join(sorted(EVENTS))}.")
     try:
         return _clean_props(spec, props)
     except PropError as exc:
-        raise ValueError(f"Invalid props for event {name!r}: {exc}") from None
+        raise EventError(f"Invalid props for event {name!r}: {exc}", field=exc.field) from None
 
 
 # Profile ops -----------------------------------------------------------------

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "personalize",
     "personalize.contrib.oscar",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
