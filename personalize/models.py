@@ -66,6 +66,7 @@ from personalize.recommendations.models import (  # noqa: E402
 )
 from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
+from personalize.webhooks.models import Webhook, WebhookCursor, WebhookDelivery  # noqa: E402
 
 __all__ = [
     "Campaign",
@@ -80,6 +81,9 @@ __all__ = [
     "TrainedRow",
     "Variant",
     "VisitorProfile",
+    "Webhook",
+    "WebhookCursor",
+    "WebhookDelivery",
     "Widget",
     "WidgetRule",
 ]
