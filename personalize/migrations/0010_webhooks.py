@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=100)),
                 ('url', models.URLField(help_text='Where events are POSTed, e.g. https://crm.example.com/hooks/personalize.', max_length=500, validators=[personalize.webhooks.models.validate_webhook_url], verbose_name='URL')),
                 ('secret', models.CharField(default=personalize.webhooks.models.new_secret, editable=False, help_text='Signs every request (X-Personalize-Signature). Give it to the receiver.', max_length=100)),
-                ('events', models.JSONField(default=list, help_text='The event types to send.', validators=[personalize.webhooks.models.validate_event_types])),
+                ('events', models.JSONField(default=list, error_messages={'blank': 'Choose at least one event to send.'}, help_text='The event types to send.', validators=[personalize.webhooks.models.validate_event_types])),
                 ('is_active', models.BooleanField(default=True, help_text='Inactive webhooks get no new events; waiting deliveries wait.', verbose_name='active')),
                 ('consecutive_failures', models.PositiveIntegerField(default=0, editable=False)),
                 ('disabled_reason', models.TextField(blank=True, editable=False)),

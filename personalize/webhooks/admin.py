@@ -27,6 +27,12 @@ else:
 
 
 class WebhookForm(_WebhookFormBase):
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where events are POSTed, e.g. https://crm.example.com/hooks/personalize.",
+    )
     events = forms.MultipleChoiceField(
         choices=EventType.choices,
         widget=forms.CheckboxSelectMultiple,

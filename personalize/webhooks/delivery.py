@@ -155,7 +155,7 @@ class WebhookSender:
         """One attempt, recorded on the delivery: "" when delivered, else the error."""
         webhook = delivery.webhook
         started = self.clock()
-        timestamp = int(started.timestamp())
+        timestamp = int(time.time())  # the real time of sending, whatever schedules retries
         body = encode_body(delivery.body)
         headers = {
             "Content-Type": "application/json",

@@ -72,6 +72,7 @@ class Webhook(models.Model):
     )
     events = models.JSONField(
         default=list,
+        error_messages={"blank": "Choose at least one event to send."},
         validators=[validate_event_types],
         help_text="The event types to send.",
     )
@@ -100,7 +101,7 @@ class Webhook(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if isinstance(self.events, list):
+        if isinstance(self.events, list) and set(self.events) <= set(EventType.values):
             self.events = sorted(set(self.events), key=EventType.values.index)
 
 
