@@ -525,3 +525,14 @@ def test_the_redis_hot_path_stays_free_of_sql_without_subscribers(
         "INSERT"
     ], statements
     assert segment_events() == [("segment.left", "early-pages")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_personalize_worker_sends_deliveries_too(use_redis_store: Any, receiver: Receiver) -> None:
+    make_webhook(receiver, ["lead.captured"])
+    Lead.objects.create(email="ann@example.com")
+    out = io.StringIO()
+    call_command("personalize_worker", "--until-empty", "--status-every", "0", stdout=out)
+    assert len(receiver.accepted()) == 1
+    assert "Webhooks: 1 delivered" in out.getvalue()
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
