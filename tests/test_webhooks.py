@@ -166,6 +166,13 @@ def test_the_admin_generates_and_shows_the_secret(admin_client: Client) -> None:
     assert webhook.secret.startswith("whsec_") and len(webhook.secret) > 40
     page = admin_client.get(f"/admin/personalize/webhook/{webhook.pk}/change/").content.decode()
     assert webhook.secret in page
+    old = webhook.secret
+    admin_client.post(
+        "/admin/personalize/webhook/",
+        {"action": "rotate_secret", "_selected_action": [webhook.pk]},
+    )
+    webhook.refresh_from_db()
+    assert webhook.secret != old and webhook.secret.startswith("whsec_")
 
 
 # Delivery -----------------------------------------------------------------------------

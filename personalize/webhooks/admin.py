@@ -12,7 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from personalize.webhooks.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
+from personalize.webhooks.models import (
+    DeliveryStatus,
+    EventType,
+    Webhook,
+    WebhookDelivery,
+    new_secret,
+)
 
 if TYPE_CHECKING:
     from django.contrib.admin import AdminSite
@@ -51,6 +57,7 @@ class WebhookAdmin(_WebhookAdminBase):
     list_filter = ["is_active"]
     search_fields = ["name", "url"]
     filter_horizontal = ["segments"]
+    actions = ["rotate_secret"]
     readonly_fields = ["secret_display", "consecutive_failures", "disabled_reason", "disabled_at"]
     fieldsets = [
         (None, {"fields": ["name", "url", "events", "segments", "is_active"]}),
@@ -88,6 +95,21 @@ class WebhookAdmin(_WebhookAdminBase):
             obj.disabled_reason = ""
             obj.disabled_at = None
         super().save_model(request, obj, form, change)
+
+    @admin.action(description="Generate a new signing secret", permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        # One row at a time: each webhook gets a secret of its own.
+        names = []
+        for webhook in queryset.order_by("name"):
+            webhook.secret = new_secret()
+            webhook.save(update_fields=["secret", "updated_at"])
+            names.append(webhook.name)
+        self.message_user(
+            request,
+            f"New signing secret for {', '.join(names)}: requests are signed with it from "
+            "now on (retries too), so update the receiver now.",
+            messages.SUCCESS,
+        )
 
     def _notify_disabled(self, request: HttpRequest, webhooks: QuerySet[Webhook]) -> None:
         for webhook in webhooks.filter(is_active=False).exclude(disabled_reason=""):

@@ -26,11 +26,14 @@ def segment_changes(visitor: Visitor) -> list[WebhookEvent]:
 
     Call in the response phase, before the visitor is flushed. Nothing happens for
     bots and untracked visitors, during a staff preview (the segments are forced),
-    when the store is down, or when the request never evaluated segments.
+    when the store is down, or when the request never evaluated segments. A request
+    that logged in (merging profiles) or out is left to the next one: the visitor it
+    ends with is not the one whose segments it evaluated, and looking would cost a
+    profile load.
     """
     if not visitor.tracked or visitor.is_bot or visitor.preview_segment is not None:
         return []
-    if not visitor.attributes_accessed or visitor.degraded:
+    if not visitor.attributes_accessed or visitor.degraded or visitor.id_changed:
         return []
     profile = visitor.profile
     if profile is None:
