@@ -174,6 +174,22 @@ class WebhookDeliveryAdmin(_DeliveryAdminBase):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The change permission is there for the retry action; the page itself is a record.
+        context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, context)
+
     @admin.display(description="body")
     def body_display(self, obj: WebhookDelivery) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.body, indent=2, sort_keys=True))
