@@ -349,6 +349,26 @@ def test_the_delivery_log_is_read_only_and_retries_now(
     assert 'name="_save"' not in html  # a record, not a form
 
 
+@pytest.mark.django_db
+def test_a_worker_that_read_rows_another_claimed_meanwhile_takes_none(
+    receiver: Receiver,
+) -> None:
+    webhook = make_webhook(receiver, ["lead.captured"])
+    clock = FakeClock()
+    for n in range(3):
+        queue_one(webhook, clock, f"k{n}")
+    first, second = WebhookSender(clock=clock), WebhookSender(clock=clock)
+    seen = first.due_ids(10, clock())  # read, as SQLite's readers do, without a row lock
+    assert len(seen) == 3
+    token, claimed = second.claim(10)
+    assert len(claimed) == 3
+    assert first.take(seen, clock(), "other-token") == 0
+    assert set(WebhookDelivery.objects.values_list("claim_token", flat=True)) == {token}
+    # Once the lease runs out (a worker died mid-send), the rows are due again.
+    clock.advance(minutes=5)
+    assert first.take(first.due_ids(10, clock()), clock(), "other-token") == 3
+
+
 def _two_workers_deliver(receiver: Receiver, alias: str) -> None:
     with override_settings(PERSONALIZE_DATABASE_ALIAS=alias):
         webhook = Webhook.objects.using(alias).create(

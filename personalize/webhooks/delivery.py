@@ -114,23 +114,35 @@ class WebhookSender:
         """Take up to ``limit`` due deliveries of active webhooks for this worker."""
         now = self.clock()
         token = uuid.uuid4().hex
-        lease = timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT + 60)
-        rows = WebhookDelivery.objects.using(self.using)
-        due = rows.filter(
-            status__in=DUE, next_attempt_at__lte=now, webhook__is_active=True
-        ).order_by("next_attempt_at", "pk")
         with transaction.atomic(using=self.using):
-            if connections[self.using].features.has_select_for_update_skip_locked:
-                due = due.select_for_update(skip_locked=True, of=("self",))
-            ids = list(due.values_list("pk", flat=True)[:limit])
+            ids = self.due_ids(limit, now)
             if not ids:
                 return token, []
-            # Only rows still due: a concurrent worker's claim moved theirs into the future.
-            rows.filter(pk__in=ids, status__in=DUE, next_attempt_at__lte=now).update(
-                status=DeliveryStatus.SENDING, claim_token=token, next_attempt_at=now + lease
-            )
-        claimed = rows.filter(claim_token=token, status=DeliveryStatus.SENDING)
+            self.take(ids, now, token)
+        claimed = WebhookDelivery.objects.using(self.using).filter(
+            claim_token=token, status=DeliveryStatus.SENDING
+        )
         return token, list(claimed.select_related("webhook").order_by("pk"))
+
+    def due_ids(self, limit: int, now: datetime) -> list[int]:
+        """The oldest due deliveries of active webhooks, rows locked (and those another
+        worker holds skipped) where the database can."""
+        due = WebhookDelivery.objects.using(self.using).filter(
+            status__in=DUE, next_attempt_at__lte=now, webhook__is_active=True
+        )
+        if connections[self.using].features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        return list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+
+    def take(self, ids: list[int], now: datetime, token: str) -> int:
+        """Mark ``ids`` as this worker's for a lease, those still due only: a worker that
+        read the same rows (no row locks on SQLite) finds them taken. The number taken."""
+        lease = timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT + 60)
+        return (
+            WebhookDelivery.objects.using(self.using)
+            .filter(pk__in=ids, status__in=DUE, next_attempt_at__lte=now)
+            .update(status=DeliveryStatus.SENDING, claim_token=token, next_attempt_at=now + lease)
+        )
 
     def run_once(self, limit: int | None = None) -> int:
         """Claim one batch and send it; the number of deliveries attempted."""
