@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 
 from personalize import configuration
 from personalize.campaigns.models import Campaign, Lead
-from personalize.models import Event, Segment
+from personalize.models import Event, Segment, Widget
 from personalize.profiles.base import get_store
 from personalize.webhooks.delivery import WebhookSender, retry_delay
 from personalize.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
@@ -451,18 +451,47 @@ def test_attributed_orders_are_queued_once_from_the_event_log(receiver: Receiver
     _event("campaign_impression", "v1", now - 3 * day, campaign="welcome", variant="a")
     _event("campaign_exposure", "v2", now - 3 * day, campaign="welcome", variant="control")
     _event("campaign_impression", "v3", now - 30 * day, campaign="welcome", variant="a")
-    for visitor in ("v1", "v2", "v3"):
-        _event("purchase", visitor, now - day, order_id=f"o-{visitor}", value=40.0, items=[])
+    Widget.objects.create(slot="product-detail", name="PDP", title="You may also like")
+    _event("rec_click", "v4", now - 2 * day, widget="product-detail", product_id="17", position=1)
+    _event("rec_click", "v5", now - 2 * day, widget="product-detail", product_id="99", position=1)
+    line = {"product_id": "17", "price": 12.5, "quantity": 2, "category": "cats"}
+    other = {"product_id": "3", "price": 5.0, "quantity": 1, "category": "dogs"}
+    for visitor in ("v1", "v2", "v3", "v4", "v5"):
+        _event(
+            "purchase",
+            visitor,
+            now - day,
+            order_id=f"o-{visitor}",
+            value=30.0,
+            items=[line, other],
+        )
     Event.objects.update(logged_at=now - timedelta(minutes=1))
     assert queue_attributed_orders(now=now) >= 1
     assert queue_attributed_orders(now=now) == 0  # the cursor moved on
-    [delivery] = WebhookDelivery.objects.all()
-    data = delivery.body["data"]
-    assert data["order"]["id"] == "o-v1"  # v2 was in the control group, v3 out of the window
-    assert data["order"]["value"] == 40.0
-    assert [c["slug"] for c in data["campaigns"]] == ["welcome"]
-    assert WebhookSender().run_once() == 1
-    assert receiver.accepted()[0]["json"]["type"] == "order.attributed"
+    bodies = {d.body["data"]["order"]["id"]: d.body["data"] for d in WebhookDelivery.objects.all()}
+    # v2 was in the control group, v3 out of the window, v5 clicked a product not bought.
+    assert sorted(bodies) == ["o-v1", "o-v4"]
+    assert bodies["o-v1"]["order"]["value"] == 30.0
+    assert [c["slug"] for c in bodies["o-v1"]["campaigns"]] == ["welcome"]
+    assert bodies["o-v1"]["widgets"] == []
+    [widget] = bodies["o-v4"]["widgets"]
+    assert widget["slot"] == "product-detail" and widget["product_id"] == "17"
+    assert widget["revenue"] == 25.0  # the clicked product's lines only
+    while WebhookSender().run_once():
+        pass
+    assert [r["json"]["type"] for r in receiver.accepted()] == ["order.attributed"] * 2
+
+
+@pytest.mark.django_db
+def test_queueing_costs_no_query_when_nobody_subscribes(
+    receiver: Receiver, django_assert_num_queries: Any
+) -> None:
+    make_webhook(receiver, ["lead.captured"], is_active=False)
+    enqueue([])  # compiles the subscriptions
+    with django_assert_num_queries(0):
+        assert enqueue([WebhookEvent("segment.entered", {}, segment="vip")]) == 0
+        assert enqueue([WebhookEvent("lead.captured", {})]) == 0
+        assert queue_attributed_orders() == 0
 
 
 # Segment changes on real requests -----------------------------------------------------
