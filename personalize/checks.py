@@ -152,6 +152,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "WEBHOOK_RETRY_HOURS": (float, 0.01, "the hours a delivery is retried, e.g. 24"),
         "WEBHOOK_MAX_FAILURES": (int, 1, "the failures in a row that disable a webhook, e.g. 50"),
         "WEBHOOK_BATCH_SIZE": (int, 1, "the deliveries a worker claims at once, e.g. 50"),
+        "WEBHOOK_LOG_DAYS": (int, 1, "the days finished deliveries are kept, e.g. 30"),
     }
     for name, (kind, minimum, fix) in numeric.items():
         try:

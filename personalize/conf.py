@@ -320,6 +320,11 @@ class Settings:
         return int(self._get("WEBHOOK_MAX_FAILURES", 50))
 
     @property
+    def WEBHOOK_LOG_DAYS(self) -> int:
+        """Days delivered and failed deliveries stay in the log (``personalize_purge``)."""
+        return int(self._get("WEBHOOK_LOG_DAYS", 30))
+
+    @property
     def WEBHOOK_BATCH_SIZE(self) -> int:
         """Deliveries a worker claims at once."""
         return int(self._get("WEBHOOK_BATCH_SIZE", 50))

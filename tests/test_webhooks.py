@@ -593,3 +593,25 @@ def test_personalize_worker_sends_deliveries_too(use_redis_store: Any, receiver:
     assert len(receiver.accepted()) == 1
     assert "Webhooks: 1 delivered" in out.getvalue()
     assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
+
+
+@pytest.mark.django_db
+def test_the_purge_deletes_finished_deliveries_past_the_log_period(receiver: Receiver) -> None:
+    webhook = make_webhook(receiver, ["lead.captured"])
+    clock = FakeClock()
+    old = datetime.now(tz=UTC) - timedelta(days=31)
+    for n in range(4):
+        queue_one(webhook, clock, f"k{n}")
+    rows = list(WebhookDelivery.objects.order_by("pk"))
+    for row, status in zip(rows, ["delivered", "failed", "pending", "delivered"], strict=True):
+        row.status = status
+        row.created_at = old if row is not rows[-1] else datetime.now(tz=UTC)
+        row.save()
+    out = io.StringIO()
+    call_command("personalize_purge", stdout=out, stderr=io.StringIO())
+    assert "Deleted 2 delivered or failed webhook deliveries older than 30 days" in out.getvalue()
+    # A delivery still being retried stays, whatever its age, and so do recent ones.
+    assert sorted(WebhookDelivery.objects.values_list("status", flat=True)) == [
+        "delivered",
+        "pending",
+    ]

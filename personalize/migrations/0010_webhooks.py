@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name_plural': 'webhook deliveries',
                 'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(fields=['status', 'next_attempt_at'], name='personalize_delivery_due')],
+                'indexes': [models.Index(fields=['status', 'next_attempt_at'], name='personalize_delivery_due'), models.Index(fields=['created_at'], name='personalize_delivery_created')],
                 'constraints': [models.UniqueConstraint(fields=('webhook', 'event_key'), name='personalize_delivery_unique_event')],
             },
         ),

@@ -144,6 +144,8 @@ class WebhookDelivery(models.Model):
         indexes = [
             # The worker's claim: due deliveries, oldest first.
             models.Index(fields=["status", "next_attempt_at"], name="personalize_delivery_due"),
+            # personalize_purge: finished deliveries past PERSONALIZE_WEBHOOK_LOG_DAYS.
+            models.Index(fields=["created_at"], name="personalize_delivery_created"),
         ]
 
     def __str__(self) -> str:
