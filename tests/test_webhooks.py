@@ -28,6 +28,7 @@ from personalize.profiles.base import get_store
 from personalize.webhooks.delivery import WebhookSender, retry_delay
 from personalize.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 from personalize.webhooks.orders import queue_attributed_orders
+from personalize.webhooks.privacy import deliveries_about, erase_deliveries
 from personalize.webhooks.signing import SIGNATURE_HEADER, verify_signature
 from personalize.webhooks.subscriptions import WebhookEvent, enqueue
 from tests.conftest import free_port
@@ -615,3 +616,17 @@ def test_the_purge_deletes_finished_deliveries_past_the_log_period(receiver: Rec
         "delivered",
         "pending",
     ]
+
+
+@pytest.mark.django_db
+def test_an_erasure_finds_and_deletes_a_persons_deliveries(receiver: Receiver) -> None:
+    make_webhook(receiver, ["lead.captured", "segment.entered"])
+    Lead.objects.create(email="ann@example.com", visitor_id="v-ann")
+    Lead.objects.create(email="bob@example.com", visitor_id="v-bob")
+    visitor = {"id": "v-ann2", "user_id": "", "email": "ann@example.com"}
+    enqueue([WebhookEvent("segment.entered", {"visitor": visitor, "segment": {"slug": "x"}})])
+    assert deliveries_about("v-ann").count() == 1
+    assert deliveries_about("v-ann", email="ann@example.com").count() == 2
+    assert erase_deliveries("v-ann", email="ann@example.com") == 2
+    [left] = WebhookDelivery.objects.all()
+    assert left.body["data"]["lead"]["email"] == "bob@example.com"
