@@ -3,6 +3,7 @@ segment changes detected on real requests, and the hot path's query budget."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import threading
@@ -630,3 +631,24 @@ def test_an_erasure_finds_and_deletes_a_persons_deliveries(receiver: Receiver) -
     assert erase_deliveries("v-ann", email="ann@example.com") == 2
     [left] = WebhookDelivery.objects.all()
     assert left.body["data"]["lead"]["email"] == "bob@example.com"
+
+
+@pytest.mark.django_db
+def test_unreachable_or_garbled_receivers_are_failed_attempts_not_crashes(
+    receiver: Receiver,
+) -> None:
+    webhook = make_webhook(receiver, ["lead.captured"])
+    clock = FakeClock()
+    queue_one(webhook, clock, "garbled")
+    queue_one(webhook, clock, "refused")
+
+    def garbled(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+        raise http.client.BadStatusLine("HTTP/9 what")
+
+    assert WebhookSender(clock=clock, transport=garbled).run_once(limit=1) == 1
+    Webhook.objects.filter(pk=webhook.pk).update(url=f"http://127.0.0.1:{free_port()}/closed")
+    assert WebhookSender(clock=clock).run_once() == 1
+    errors = dict(WebhookDelivery.objects.values_list("event_key", "last_error"))
+    assert errors["garbled"].startswith("BadStatusLine")
+    assert errors["refused"].startswith(("ConnectionRefusedError", "URLError"))
+    assert Webhook.objects.get().consecutive_failures == 2

@@ -13,6 +13,7 @@ workers stay alive, exactly once.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import threading
@@ -183,7 +184,8 @@ class WebhookSender:
             code, text = self.transport(webhook.url, body, headers, settings.WEBHOOK_TIMEOUT)
             if not 200 <= code < 300:
                 error = f"HTTP {code}: {text.strip()[:200]}" if text.strip() else f"HTTP {code}"
-        except (OSError, ValueError) as exc:  # refused, timeout, TLS, bad URL
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # Refused, timed out, TLS, a bad URL, a garbled answer.
             error = f"{type(exc).__name__}: {exc}"[:300]
         elapsed_ms = int((time.monotonic() - clock_start) * 1000)
         attempts = delivery.attempts + 1
@@ -211,10 +213,11 @@ class WebhookSender:
                 webhook.pk, delivery.event_type, delivery.pk, attempts, code, elapsed_ms,
             )  # fmt: skip
             self.stats.delivered += 1
-            if webhook.consecutive_failures:
-                Webhook.objects.using(self.using).filter(pk=webhook.pk).update(
-                    consecutive_failures=0
-                )
+            # Filtered, not read from ``webhook``: failures earlier in this batch are
+            # counted in the database only.
+            Webhook.objects.using(self.using).filter(
+                pk=webhook.pk, consecutive_failures__gt=0
+            ).update(consecutive_failures=0)
             return ""
         next_at = self.clock() + timedelta(seconds=retry_delay(attempts, self.rng))
         gives_up = next_at > delivery.created_at + timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
@@ -279,11 +282,16 @@ def run_sender(
         try:
             queued = also() if also is not None else 0
             attempted = sender.run_once()
-        except DatabaseError as exc:
+        except Exception as exc:
+            # A database error (or a bug on one delivery) must not end the worker.
             failures += 1
             delay = min(30.0, 0.5 * 2 ** (failures - 1))
             logger.warning(
-                "Webhook delivery: %s: %s; retrying in %.1f s", type(exc).__name__, exc, delay
+                "Webhook delivery: %s: %s; retrying in %.1f s",
+                type(exc).__name__,
+                exc,
+                delay,
+                exc_info=not isinstance(exc, DatabaseError),
             )
             connections[sender.using].close_if_unusable_or_obsolete()
             if until_empty and failures >= 10:
