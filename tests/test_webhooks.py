@@ -14,12 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, connections
-from django.test import Client, override_settings
+from django.test import AsyncClient, Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from personalize import configuration
@@ -540,6 +541,21 @@ def test_entering_and_leaving_a_segment_is_detected_on_requests(receiver: Receiv
     while WebhookSender().run_once():
         pass
     assert [r["json"]["type"] for r in receiver.accepted()] == ["segment.entered", "segment.left"]
+
+
+@pytest.mark.django_db
+def test_the_async_stack_detects_segment_changes_too(receiver: Receiver) -> None:
+    segment = early_pages_segment()
+    webhook = make_webhook(receiver, ["segment.entered", "segment.left"])
+    webhook.segments.add(segment)
+    client = AsyncClient()
+    headers = {"User-Agent": UA, "Accept": "text/html", "Sec-Fetch-Dest": "document"}
+    for _ in range(3):
+        assert async_to_sync(client.get)("/page/", headers=headers).status_code == 200
+    assert segment_events() == [
+        ("segment.entered", "early-pages"),
+        ("segment.left", "early-pages"),
+    ]
 
 
 @pytest.mark.django_db
