@@ -25,7 +25,8 @@ class Command(BaseCommand):
     help = (
         "Move events from the Redis Streams into the database event log. Run one or more "
         "workers next to the app servers when PERSONALIZE_STORE is the Redis store: each "
-        "drains every stream shard, or the one --shard names."
+        "drains every stream shard, or the one --shard names, and sends webhook deliveries "
+        "(unless --no-webhooks)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
