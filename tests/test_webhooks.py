@@ -559,7 +559,7 @@ def test_the_async_stack_detects_segment_changes_too(receiver: Receiver) -> None
 
 
 @pytest.mark.django_db
-def test_bots_and_staff_previews_never_trigger_segment_events(
+def test_bots_untracked_visitors_and_staff_previews_never_trigger_segment_events(
     receiver: Receiver, admin_client: Client
 ) -> None:
     early_pages_segment()
@@ -567,6 +567,11 @@ def test_bots_and_staff_previews_never_trigger_segment_events(
     bot = shopper("Googlebot/2.1 (+http://www.google.com/bot.html)")
     for _ in range(4):
         bot.get("/page/")
+    assert not WebhookDelivery.objects.exists()
+    with override_settings(PERSONALIZE_REQUIRE_CONSENT=True):
+        untracked = shopper()  # no consent cookie: nothing is stored, nothing is sent
+        for _ in range(4):
+            untracked.get("/page/")
     assert not WebhookDelivery.objects.exists()
     user = get_user_model().objects.get(username="admin")
     staff = shopper()
