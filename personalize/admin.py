@@ -12,9 +12,11 @@ from personalize.rfm.admin import RFMReportAdmin
 from personalize.rfm.models import RFMReport
 from personalize.segments.admin import SegmentAdmin
 from personalize.segments.models import Segment
+from personalize.webhooks.admin import register as register_webhook_admin
 
 admin.site.register(Segment, SegmentAdmin)
 admin.site.register(RFMReport, RFMReportAdmin)
 admin.site.register(ApiKey, ApiKeyAdmin)
 register_campaign_admin(admin.site)
 register_recommendation_admin(admin.site)
+register_webhook_admin(admin.site)

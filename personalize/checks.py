@@ -148,6 +148,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "RECS_HISTORY_ITEMS": (int, 1, "a number of products, e.g. 20"),
         "RECS_TRENDING_HALF_LIFE_DAYS": (float, 1e-6, "a positive number of days, e.g. 3"),
         "RECS_HISTORY_HALF_LIFE_HOURS": (float, 1e-6, "a positive number of hours, e.g. 24"),
+        "WEBHOOK_TIMEOUT": (float, 0.1, "the seconds to wait for a receiver, e.g. 5"),
+        "WEBHOOK_RETRY_HOURS": (float, 0.01, "the hours a delivery is retried, e.g. 24"),
+        "WEBHOOK_MAX_FAILURES": (int, 1, "the failures in a row that disable a webhook, e.g. 50"),
+        "WEBHOOK_BATCH_SIZE": (int, 1, "the deliveries a worker claims at once, e.g. 50"),
+        "WEBHOOK_LOG_DAYS": (int, 1, "the days finished deliveries are kept, e.g. 30"),
     }
     for name, (kind, minimum, fix) in numeric.items():
         try:

@@ -302,5 +302,32 @@ class Settings:
     def CURRENCY(self) -> str:
         return str(self._get("CURRENCY", "EUR"))
 
+    # Webhooks ---------------------------------------------------------------
+
+    @property
+    def WEBHOOK_TIMEOUT(self) -> float:
+        """Seconds to connect and to wait for a receiver's answer, per attempt."""
+        return float(self._get("WEBHOOK_TIMEOUT", 5.0))
+
+    @property
+    def WEBHOOK_RETRY_HOURS(self) -> float:
+        """How long a delivery is retried (exponential backoff with jitter) before it fails."""
+        return float(self._get("WEBHOOK_RETRY_HOURS", 24.0))
+
+    @property
+    def WEBHOOK_MAX_FAILURES(self) -> int:
+        """Consecutive failed attempts after which a webhook is disabled."""
+        return int(self._get("WEBHOOK_MAX_FAILURES", 50))
+
+    @property
+    def WEBHOOK_LOG_DAYS(self) -> int:
+        """Days delivered and failed deliveries stay in the log (``personalize_purge``)."""
+        return int(self._get("WEBHOOK_LOG_DAYS", 30))
+
+    @property
+    def WEBHOOK_BATCH_SIZE(self) -> int:
+        """Deliveries a worker claims at once."""
+        return int(self._get("WEBHOOK_BATCH_SIZE", 50))
+
 
 settings = Settings()

@@ -16,6 +16,8 @@ from personalize.identity.visitor import Visitor, attach_visitor
 from personalize.segments.preview import PARAM as PREVIEW_PARAM
 from personalize.segments.preview import remember_preview, requested_preview
 from personalize.tracking.context import MAX_UA, header
+from personalize.webhooks.segment_changes import segment_changes
+from personalize.webhooks.subscriptions import enqueue
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -85,7 +87,12 @@ class VisitorMiddleware:
             return response
         if response.status_code >= 500:
             return response  # like sessions: a failed request records nothing
+        # Remembered with the request's other changes; the events are queued only once
+        # the profile write went through (a failed write is detected again next time).
+        changes = segment_changes(visitor)
         visitor.flush()
+        if changes and not visitor.degraded:
+            enqueue(changes)
         if visitor.cookie_is_new or visitor.id_changed or visitor.started_new_visit:
             write_visitor_id(request, response, visitor.id)
         if visitor.attributes_accessed:

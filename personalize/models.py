@@ -97,6 +97,7 @@ from personalize.recommendations.models import (  # noqa: E402
 )
 from personalize.rfm.models import RFMReport  # noqa: E402
 from personalize.segments.models import ConfigVersion, Segment, SegmentMember  # noqa: E402
+from personalize.webhooks.models import Webhook, WebhookCursor, WebhookDelivery  # noqa: E402
 
 __all__ = [
     "ApiKey",
@@ -113,6 +114,9 @@ __all__ = [
     "TrainedRow",
     "Variant",
     "VisitorProfile",
+    "Webhook",
+    "WebhookCursor",
+    "WebhookDelivery",
     "Widget",
     "WidgetRule",
 ]

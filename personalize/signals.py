@@ -12,10 +12,12 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from personalize import configuration
-from personalize.campaigns.models import Campaign, Variant
+from personalize.campaigns.models import Campaign, Lead, Variant
 from personalize.identity.visitor import Visitor
 from personalize.recommendations.models import Widget, WidgetRule
 from personalize.segments.models import Segment, SegmentMember
+from personalize.webhooks.models import Webhook
+from personalize.webhooks.subscriptions import lead_captured
 
 
 @receiver(user_logged_in, dispatch_uid="personalize.merge_visitor_on_login")
@@ -70,6 +72,22 @@ def campaign_configuration_changed(sender: Any, **kwargs: Any) -> None:
 @receiver(post_delete, sender=WidgetRule, dispatch_uid="personalize.widget_rule_deleted")
 def widget_configuration_changed(sender: Any, **kwargs: Any) -> None:
     configuration_changed(sender, **kwargs)
+
+
+@receiver(post_save, sender=Webhook, dispatch_uid="personalize.webhook_saved")
+@receiver(post_delete, sender=Webhook, dispatch_uid="personalize.webhook_deleted")
+@receiver(m2m_changed, sender=Webhook.segments.through, dispatch_uid="personalize.webhook_segments")
+def webhook_configuration_changed(sender: Any, **kwargs: Any) -> None:
+    """Subscriptions are compiled configuration: app servers learn who wants what."""
+    if str(kwargs.get("action", "post_")).startswith("post_"):
+        configuration_changed(sender, **kwargs)
+
+
+@receiver(post_save, sender=Lead, dispatch_uid="personalize.lead_captured")
+def queue_lead_captured(sender: Any, instance: Lead, created: bool, **kwargs: Any) -> None:
+    """``lead.captured`` for subscribed webhooks (one insert; sent by the worker)."""
+    if created:
+        lead_captured(instance)
 
 
 @receiver(setting_changed, dispatch_uid="personalize.reset_store_on_setting_change")

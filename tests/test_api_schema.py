@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from personalize.api.keys import SCOPES
 from personalize.api.models import ApiKey
 
 SCHEMA_URL = "/personalize/api/schema/?format=json"
@@ -49,6 +50,7 @@ def test_the_schema_documents_every_endpoint_and_nothing_of_the_shops() -> None:
     assert sorted(paths) == [
         "/personalize/api/events/",
         "/personalize/api/v1/events/",
+        "/personalize/api/v1/segments/{slug}/members/",
         "/personalize/api/visitor/",
     ]
 
@@ -98,6 +100,7 @@ def test_the_shops_own_rest_framework_settings_do_not_matter() -> None:
     assert sorted(load_schema()["paths"]) == [
         "/personalize/api/events/",
         "/personalize/api/v1/events/",
+        "/personalize/api/v1/segments/{slug}/members/",
         "/personalize/api/visitor/",
     ]
 
@@ -162,7 +165,7 @@ CHECKS = [
 
 @pytest.fixture
 def api_key(db: None) -> str:
-    key = ApiKey(name="schemathesis", scopes=["events:write"], rate_limit=100_000)
+    key = ApiKey(name="schemathesis", scopes=list(SCOPES), rate_limit=100_000)
     token = key.issue().token
     key.save()
     return token

@@ -110,6 +110,11 @@ def test_e005_unknown_database_alias() -> None:
         {"PERSONALIZE_STREAM_MAXLEN": "a lot"},
         {"PERSONALIZE_STREAM_SHARDS": 0},
         {"PERSONALIZE_STREAM_SHARDS": "three"},
+        {"PERSONALIZE_WEBHOOK_TIMEOUT": 0},
+        {"PERSONALIZE_WEBHOOK_RETRY_HOURS": "a day"},
+        {"PERSONALIZE_WEBHOOK_MAX_FAILURES": 0},
+        {"PERSONALIZE_WEBHOOK_BATCH_SIZE": -5},
+        {"PERSONALIZE_WEBHOOK_LOG_DAYS": 0},
     ],
 )
 def test_e004_invalid_settings(overrides: dict[str, Any]) -> None:

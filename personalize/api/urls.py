@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from personalize.api import events, schema, server_events, views
+from personalize.api import events, schema, segment_members, server_events, views
 
 urlpatterns = [
     path("visitor/", views.VisitorView.as_view(), name="visitor"),
@@ -10,4 +10,9 @@ urlpatterns = [
     path("v1/events/", server_events.ServerEventsView.as_view(), name="api-v1-events"),
     path("schema/", schema.SchemaView.as_view(), name="api-schema"),
     path("docs/", schema.docs, name="api-docs"),
+    path(
+        "v1/segments/<str:slug>/members/",
+        segment_members.SegmentMembersView.as_view(),
+        name="segment_members",
+    ),
 ]

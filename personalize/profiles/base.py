@@ -137,6 +137,12 @@ class BaseProfileStore:
         Django's cache counts them (``personalize.ratelimit.CacheRateLimiter``)."""
         return None
 
+    def iter_profiles_by_id(self, *, after: str = "") -> Iterator[Profile] | None:
+        """Profiles whose visitor id sorts after ``after``, in visitor-id order, streamed
+        (keyset pagination), or ``None`` when the store can only scan in no particular
+        order: callers then pick each page out of a full :meth:`iter_profiles` scan."""
+        return None
+
     def visitor_for_email(self, email: str) -> str | None:
         """The visitor id of an identified visitor (an email captured on the site,
         with or without an account), when the store can look it up."""

@@ -147,6 +147,11 @@ class DatabaseProfileStore(BaseProfileStore):
         for row in rows.iterator(chunk_size=2000):
             yield self._profile(row)
 
+    def iter_profiles_by_id(self, *, after: str = "") -> Iterator[Profile]:
+        rows = VisitorProfile.objects.using(self.using).filter(pk__gt=after).order_by("pk")
+        for row in rows.iterator(chunk_size=2000):
+            yield self._profile(row)
+
     def write_ext(self, key: str, values: dict[str, Any]) -> None:
         # One UPDATE per profile that sets just this key inside the JSON document,
         # batched with executemany: no read, and no lost update if a request writes

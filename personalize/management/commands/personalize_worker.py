@@ -11,19 +11,23 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from personalize.conf import settings
 from personalize.profiles import backlog
 from personalize.profiles.base import BaseProfileStore, get_store
 from personalize.profiles.redis_client import ERRORS, RedisClient
 from personalize.tracking.worker import MAX_BACKOFF, StreamWorker, run_workers, stream_status
+from personalize.webhooks.delivery import SendStats, WebhookSender, run_sender
+from personalize.webhooks.orders import queue_attributed_orders
 
 
 class Command(BaseCommand):
     help = (
         "Move events from the Redis Streams into the database event log. Run one or more "
         "workers next to the app servers when PERSONALIZE_STORE is the Redis store: each "
-        "drains every stream shard, or the one --shard names."
+        "drains every stream shard, or the one --shard names, and sends webhook deliveries "
+        "(unless --no-webhooks)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -77,6 +81,11 @@ class Command(BaseCommand):
             type=float,
             default=300.0,
             help="With --check: seconds without a drain, while events wait, that is unhealthy.",
+        )
+        parser.add_argument(
+            "--no-webhooks",
+            action="store_true",
+            help="Do not send webhook deliveries from this process (another one does).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -141,10 +150,22 @@ class Command(BaseCommand):
             batches = sum(worker.stats.batches for worker in workers)
             self.stdout.write(f"  logged {logged} events ({batches} batches)")
 
+        webhooks = None if options["no_webhooks"] else self._start_webhooks(stop, options)
         try:
             stats = run_workers(workers, stop, until_empty=options["until_empty"], on_batch=report)
         except ERRORS as exc:
+            stop.set()
             raise CommandError(f"Redis kept failing ({type(exc).__name__}: {exc}).") from exc
+        finally:
+            if webhooks is not None and not options["until_empty"]:
+                stop.set()
+        if webhooks is not None:
+            thread, sent = webhooks
+            while thread.is_alive():
+                thread.join(0.5)
+            self.stdout.write(
+                f"Webhooks: {sent.delivered} delivered, {sent.failed_attempts} failed attempts."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Done: {stats.logged} events logged, {stats.claimed} reclaimed from dead "
@@ -163,6 +184,32 @@ class Command(BaseCommand):
                 )
             if stats.handled < backlog.REPLAY_BATCH:
                 return
+
+    def _start_webhooks(
+        self, stop: threading.Event, options: dict[str, Any]
+    ) -> tuple[threading.Thread, SendStats]:
+        """The delivery step: a thread of its own, so slow receivers never hold up the
+        drain (and a blocking stream read never delays a delivery)."""
+        stats = SendStats()
+
+        def deliver() -> None:
+            sender = WebhookSender()
+            sender.stats = stats
+            try:
+                run_sender(
+                    stop,
+                    sender=sender,
+                    until_empty=options["until_empty"],
+                    also=queue_attributed_orders,
+                )
+            except Exception:
+                self.stderr.write("Webhook delivery stopped after repeated database errors.")
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=deliver, name="personalize-webhooks", daemon=True)
+        thread.start()
+        return thread, stats
 
     def _connect(
         self,
