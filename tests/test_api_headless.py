@@ -559,3 +559,21 @@ def test_documented_examples(
         (out / f"{name}.json").write_text(text + "\n")
     assert decided(decision) == {"welcome": "a", "hero-cats": "a"}
     assert recs["items"] and "recommendations:read" in forbidden["detail"]
+
+
+def test_segments_on_the_path_follow_the_page_not_the_endpoint() -> None:
+    from personalize.segments.models import Segment
+
+    Segment.objects.create(
+        name="Product pages", slug="product-pages", condition={"path": {"$regex": "^/shop/p/"}}
+    )
+    make("product-hero", kind="slot", slot_name="hero", segments=("product-pages",))
+    client = shopper()
+    assert "product-hero" in shown(client, "/shop/p/1/")
+    assert "product-pages" in decide(client, "/shop/p/1/")["segments"]
+    assert decided(decide(client, "/shop/p/1/", slots="hero")) == {"product-hero": "a"}
+    assert decided(decide(client, "/shop/", slots="hero")) == {}
+    # The lazy slot endpoint asks on behalf of its page too.
+    lazy = client.get("/personalize/slots/hero/", {"path": "/shop/p/1/"})
+    assert lazy.status_code == 200 and b"product-hero a" in lazy.content
+    assert client.get("/personalize/slots/hero/", {"path": "/shop/"}).status_code == 204
