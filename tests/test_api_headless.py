@@ -577,3 +577,34 @@ def test_segments_on_the_path_follow_the_page_not_the_endpoint() -> None:
     lazy = client.get("/personalize/slots/hero/", {"path": "/shop/p/1/"})
     assert lazy.status_code == 200 and b"product-hero a" in lazy.content
     assert client.get("/personalize/slots/hero/", {"path": "/shop/"}).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("trusted", "origin", "status"),
+    [
+        ([], "https://www.shop.example", 403),
+        (["https://www.shop.example"], "https://www.shop.example", 200),
+        (["https://www.shop.example"], "http://www.shop.example", 403),  # another scheme
+        (["https://*.shop.example"], "https://www.shop.example", 200),
+        (["https://*.shop.example"], "https://shop.example.evil.example", 403),
+    ],
+)
+def test_a_storefront_on_a_trusted_origin_reports_with_its_token(
+    trusted: list[str], origin: str, status: int
+) -> None:
+    make("offer")
+    client = storefront()
+    token = decide(client, "/")["beacon"]["token"]
+    with override_settings(CSRF_TRUSTED_ORIGINS=trusted):
+        response = client.post(
+            EVENTS,
+            json.dumps(
+                {
+                    "token": token,
+                    "events": [{"type": "impression", "campaign": "offer", "variant": "a"}],
+                }
+            ),
+            content_type="text/plain",
+            headers={"Origin": origin},
+        )
+    assert response.status_code == status, response.content
