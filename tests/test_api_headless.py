@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls")]
 DECISIONS = "/personalize/api/v1/decisions/"
 RECS = "/personalize/api/v1/recommendations/"
 EVENTS = "/personalize/api/events/"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "headless.md"
 BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
@@ -519,7 +520,7 @@ def test_no_input_is_a_server_error(catalogue: list[Product], query: str) -> Non
 def test_documented_examples(
     catalogue: list[Product], artifacts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The JSON in docs/headless.md: real answers, written to test-artifacts/headless/."""
+    """The JSON in docs/headless.md: real answers (also written to test-artifacts/headless/)."""
     from personalize.campaigns.models import Variant
 
     train()
@@ -557,6 +558,11 @@ def test_documented_examples(
     ):
         text = re.sub(vid, "<visitor-id>", json.dumps(body, indent=2, ensure_ascii=False))
         (out / f"{name}.json").write_text(text + "\n")
+        # The docs print these answers: a change to them is a change to the docs.
+        assert f"```json\n{text}\n```" in DOC.read_text(), (
+            f"docs/headless.md no longer shows the {name} answer: "
+            f"paste test-artifacts/headless/{name}.json into it"
+        )
     assert decided(decision) == {"welcome": "a", "hero-cats": "a"}
     assert recs["items"] and "recommendations:read" in forbidden["detail"]
 
