@@ -218,7 +218,8 @@ def recommend(
     ``category`` the category page being shown. Returns an empty list when there is
     nothing worth showing (fewer products than the widget's minimum, no trained
     model yet, the store down). ``exclude`` names product ids never to return (the
-    template tag passes those other widgets on the page already show).
+    template tag passes those other widgets on the page already show). ``visitor`` is
+    whom to recommend for, when not ``request.visitor`` (a stored customer).
     ``require_product=True`` raises :class:`UnknownProduct` when ``product`` is not in
     the catalogue, checked in the query that loads the products to show.
     """
@@ -247,8 +248,8 @@ def recommend(
             return Recommendations(slot=str(strategy_or_widget))
         spec = found
     if visitor is None and request is not None:
-        found = getattr(request, "visitor", None)
-        visitor = found if isinstance(found, Visitor) else None
+        attached = getattr(request, "visitor", None)
+        visitor = attached if isinstance(attached, Visitor) else None
     catalogue = (catalogue or get_catalogue()).for_request(request)
     product_id, product_category = product_ref(product, catalogue)
     ctx = build_context(
