@@ -49,7 +49,9 @@ def test_the_schema_documents_every_endpoint_and_nothing_of_the_shops() -> None:
 
     assert sorted(paths) == [
         "/personalize/api/events/",
+        "/personalize/api/v1/decisions/",
         "/personalize/api/v1/events/",
+        "/personalize/api/v1/recommendations/",
         "/personalize/api/v1/segments/{slug}/members/",
         "/personalize/api/visitor/",
     ]
@@ -99,7 +101,9 @@ def test_the_shops_own_rest_framework_settings_do_not_matter() -> None:
     # A shop on DRF's own schema class (the default) gets the same document.
     assert sorted(load_schema()["paths"]) == [
         "/personalize/api/events/",
+        "/personalize/api/v1/decisions/",
         "/personalize/api/v1/events/",
+        "/personalize/api/v1/recommendations/",
         "/personalize/api/v1/segments/{slug}/members/",
         "/personalize/api/visitor/",
     ]

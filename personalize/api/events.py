@@ -5,8 +5,9 @@ widget events (``rec_view``, ``rec_click``) arrive in one payload; each item is
 validated by the serializer its ``type`` names.
 
 Beacons (``navigator.sendBeacon``) cannot carry a CSRF header, so the endpoint
-protects itself instead: the request must come from our own origin and carry
-the signed token the page was rendered with, bound to the visitor's cookie.
+protects itself instead: the request must come from our own origin (or one in
+``CSRF_TRUSTED_ORIGINS``, for a headless storefront on a sibling subdomain) and
+carry the signed token the page was rendered with, bound to the visitor's cookie.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
 from django.core import signing
+from django.utils.http import is_same_domain
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -190,12 +193,33 @@ class BeaconSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 def same_origin(request: Request) -> bool:
+    """Whether the report comes from our own origin, or from one Django trusts for unsafe
+    requests (``CSRF_TRUSTED_ORIGINS``: a headless storefront on a sibling subdomain)."""
     source = request.headers.get("Origin") or request.headers.get("Referer") or ""
     try:
-        host = urlsplit(source).netloc
-        return bool(host) and host == request._request.get_host()
+        parts = urlsplit(source)
+        host = parts.netloc
+        if not host:
+            return False
+        if host == request._request.get_host():
+            return True
     except Exception:  # malformed URL or a host Django refuses: not our origin
         return False
+    return trusted_origin(parts.scheme, host)
+
+
+def trusted_origin(scheme: str, host: str) -> bool:
+    """``scheme://host`` is in ``CSRF_TRUSTED_ORIGINS`` (``*.`` wildcards as Django reads them)."""
+    for origin in django_settings.CSRF_TRUSTED_ORIGINS:
+        trusted = urlsplit(origin)
+        if trusted.scheme != scheme:
+            continue
+        if "*" in trusted.netloc:
+            if is_same_domain(host, trusted.netloc.lstrip("*")):
+                return True
+        elif trusted.netloc == host:
+            return True
+    return False
 
 
 @extend_schema(

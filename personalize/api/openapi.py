@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
+    extend_schema,
     extend_schema_field,
     inline_serializer,
 )
@@ -188,3 +191,53 @@ class FieldErrorSerializer(serializers.Serializer[dict[str, Any]]):
 BatchErrorsSerializer = inline_serializer(
     "BatchErrors", fields={"errors": FieldErrorSerializer(many=True)}
 )
+
+
+def headless_schema(
+    *, summary: str, description: str, parameters: list[Any], example: dict[str, Any]
+) -> Any:
+    """The schema of a headless GET endpoint (``/v1/decisions/``, ``/v1/recommendations/``):
+    the current visitor by cookie, or another person with a key holding the scope."""
+    person = [
+        OpenApiParameter(
+            name,
+            OpenApiTypes.STR,
+            description=f"Answer about this person ({what}) instead of the cookie's visitor: "
+            "needs an API key with the endpoint's scope. At most one of the three.",
+        )
+        for name, what in (
+            ("visitor_id", "32 hex characters"),
+            ("user_id", "the shop's user id"),
+            ("email", "an identified email"),
+        )
+    ]
+    return extend_schema(
+        tags=["v1"],
+        summary=summary,
+        description=description,
+        parameters=[*parameters, *person],
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                examples=[OpenApiExample("Answer", example, status_codes=["200"])],
+            ),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='A bad parameter: `{"<parameter>": ["<what to fix>"]}`.',
+                examples=[
+                    OpenApiExample(
+                        "Bad parameter",
+                        {"limit": ["A whole number from 1 to 50."]},
+                        status_codes=["400"],
+                    )
+                ],
+            ),
+            401: OpenApiResponse(DETAIL, description="An unknown or revoked API key."),
+            403: OpenApiResponse(
+                DETAIL, description="A person parameter without a key holding the scope."
+            ),
+            404: OpenApiResponse(DETAIL, description="No such slot, product or stored person."),
+            429: OpenApiResponse(DETAIL, description="Past the key's requests per minute."),
+            503: OpenApiResponse(DETAIL, description="The profile store is unavailable."),
+        },
+    )

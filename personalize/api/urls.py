@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.urls import path
 
 from personalize.api import events, schema, segment_members, server_events, views
+from personalize.api.decisions import DecisionsView
+from personalize.api.recommendations import RecommendationsView
 
 urlpatterns = [
     path("visitor/", views.VisitorView.as_view(), name="visitor"),
@@ -15,4 +17,10 @@ urlpatterns = [
         segment_members.SegmentMembersView.as_view(),
         name="segment_members",
     ),
+]
+
+# The versioned headless API (docs/headless.md).
+urlpatterns += [
+    path("v1/decisions/", DecisionsView.as_view(), name="decisions"),
+    path("v1/recommendations/", RecommendationsView.as_view(), name="recommendations_json"),
 ]

@@ -100,8 +100,8 @@ def slot(request: HttpRequest, name: str) -> HttpResponse:
     """A content slot's winning variant, for ``{% content_slot ... lazy=True %}``; 204 if none."""
     visitor = get_visitor(request)
     page_path = request.GET.get("path", "/")[:300]
-    # Page rules target the page the slot sits on, not this endpoint.
-    visitor.attributes["path"] = page_path if page_path.startswith("/") else "/"
+    # Page rules and segments target the page the slot sits on, not this endpoint.
+    visitor.address_page(page_path if page_path.startswith("/") else "/")
     placement = select_campaigns(visitor).slots.get(name)
     if placement is None or placement.is_control:
         return HttpResponse(status=204)

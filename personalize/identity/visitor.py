@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from personalize.identity.cookies import new_visitor_id
@@ -132,6 +133,18 @@ class Visitor:
                 logger.warning("Unknown segment slug %r (no such segment in the admin)", slug)
         return any(slug in current for slug in slugs)
 
+    def address_page(self, path: str) -> None:
+        """Make ``path`` the page this request is about.
+
+        A headless storefront or a lazy fragment asks on the page's behalf: targeting
+        (page rules, segments on ``path``) and a visit started by this request read the
+        page's path, not the endpoint's. Call it before anything reads the profile or
+        the attributes.
+        """
+        self._context = replace(self.context, path=path)
+        self.__dict__.pop("_attributes", None)
+        self.__dict__.pop("_campaigns", None)
+
     def track(self, event: str, props: dict[str, Any]) -> None:
         """Validate an event, apply it to the profile now and queue it for the store."""
         cleaned = validate_event(event, props)
@@ -234,6 +247,32 @@ class Visitor:
         self.started_new_visit = False
         self.degraded = False
         self.__dict__.pop("_attributes", None)
+
+
+class StoredVisitor(Visitor):
+    """A stored person an API caller addresses (by visitor id, user or email).
+
+    Read, never touched: loading the profile records no activity and starts no visit,
+    and nothing this request decides about them is written back. Attributes that come
+    from the request (device, path, UTM) describe the caller's request.
+    """
+
+    def __init__(self, request: HttpRequest, visitor_id: str) -> None:
+        super().__init__(request, visitor_id, tracked=True, cookie_is_new=False)
+
+    @property
+    def profile(self) -> Profile | None:
+        if not self._loaded:
+            self._loaded = True
+            try:
+                self._profile = get_store().load(self.id)
+            except StoreUnavailable:
+                self.degraded = True
+        return self._profile
+
+    def flush(self) -> None:
+        """Nothing to write: a stored person is only read."""
+        self._pending_ops, self._pending_events = [], []
 
 
 def attach_visitor(request: HttpRequest, visitor: Visitor) -> None:

@@ -199,9 +199,12 @@ class ModelCatalogue(BaseCatalogue):
         clean = []
         for raw in ids:
             try:
-                clean.append(pk_field.to_python(raw))
+                value = pk_field.to_python(raw)
+                # Out of the column's range: the database would raise, not find nothing.
+                pk_field.run_validators(value)
             except ValidationError:
                 continue  # an id from an old event that no longer parses: nothing to show
+            clean.append(value)
         found = {str(item.id): item for item in self.to_items(self.queryset().filter(pk__in=clean))}
         return [found[i] for i in ids if i in found]
 

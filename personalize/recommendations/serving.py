@@ -121,6 +121,14 @@ def get_widgets() -> dict[str, WidgetSpec]:
     return widgets.get()
 
 
+class UnknownProduct(LookupError):
+    """``recommend(..., require_product=True)`` was given a product the catalogue lacks."""
+
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"No product {product_id!r} in the catalogue.")
+        self.product_id = product_id
+
+
 class Recommendations(list[CatalogueItem]):
     """The products to show (``CatalogueItem``; the shop's object is ``item.obj``), plus
     which widget, strategy and title produced them."""
@@ -133,12 +141,21 @@ class Recommendations(list[CatalogueItem]):
         title: str = "",
         strategy: str = "",
         used_fallback: bool = False,
+        fallback: str = "",
+        fallback_ids: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(items)
         self.slot = slot
         self.title = title
         self.strategy = strategy
         self.used_fallback = used_fallback
+        #: The fallback strategy, and the ids of the products it filled in.
+        self.fallback = fallback
+        self.fallback_ids = fallback_ids
+
+    def strategy_of(self, item: CatalogueItem) -> str:
+        """The strategy that chose ``item``: the widget's own, or its fallback."""
+        return self.fallback if item.id in self.fallback_ids else self.strategy
 
 
 def product_ref(product: Any, catalogue: BaseCatalogue) -> tuple[str | None, str | None]:
@@ -188,8 +205,10 @@ def recommend(
     category: str | None = None,
     catalogue: BaseCatalogue | None = None,
     exclude: Iterable[str] = (),
+    visitor: Visitor | None = None,
+    require_product: bool = False,
 ) -> Recommendations:
-    """Products to recommend to this request's visitor.
+    """Products to recommend to this request's visitor (or to ``visitor``).
 
     ``strategy_or_widget`` is a strategy name (``"bestsellers"``, ``"similar"``...: see
     ``STRATEGIES``), the slot of an active widget (``"product-detail"``: its strategy,
@@ -199,7 +218,10 @@ def recommend(
     ``category`` the category page being shown. Returns an empty list when there is
     nothing worth showing (fewer products than the widget's minimum, no trained
     model yet, the store down). ``exclude`` names product ids never to return (the
-    template tag passes those other widgets on the page already show).
+    template tag passes those other widgets on the page already show). ``visitor`` is
+    whom to recommend for, when not ``request.visitor`` (a stored customer).
+    ``require_product=True`` raises :class:`UnknownProduct` when ``product`` is not in
+    the catalogue, checked in the query that loads the products to show.
     """
     if isinstance(strategy_or_widget, WidgetSpec):
         spec = strategy_or_widget
@@ -225,9 +247,9 @@ def recommend(
             )
             return Recommendations(slot=str(strategy_or_widget))
         spec = found
-    visitor = getattr(request, "visitor", None) if request is not None else None
-    if not isinstance(visitor, Visitor):
-        visitor = None
+    if visitor is None and request is not None:
+        attached = getattr(request, "visitor", None)
+        visitor = attached if isinstance(attached, Visitor) else None
     catalogue = (catalogue or get_catalogue()).for_request(request)
     product_id, product_category = product_ref(product, catalogue)
     ctx = build_context(
@@ -239,7 +261,15 @@ def recommend(
     )
     segments = set(visitor.segments) if visitor is not None and visitor.tracked else set()
     strategy_name, title = spec.choose(segments)
-    return _serve(spec, get_strategy(strategy_name), title, ctx, catalogue, exclude)
+    return _serve(
+        spec,
+        get_strategy(strategy_name),
+        title,
+        ctx,
+        catalogue,
+        exclude,
+        require_product=require_product,
+    )
 
 
 def _serve(
@@ -249,6 +279,8 @@ def _serve(
     ctx: Context,
     catalogue: BaseCatalogue,
     already_shown: Iterable[str] = (),
+    *,
+    require_product: bool = False,
 ) -> Recommendations:
     fallback = get_strategy(spec.fallback) if spec.fallback else None
     keys: list[RowKey] = strategy.keys(ctx)
@@ -275,12 +307,21 @@ def _serve(
         ranked, exclude=exclude, fallback=backup, limit=spec.count * 3 + EXTRA, minimum=0
     )
     empty = Recommendations(slot=spec.slot, title=title, strategy=strategy.name)
+    # The product on screen is checked in the query that loads the products to show.
+    checked = ctx.product if require_product and ctx.product else None
     if len(candidates) < spec.minimum:
+        if checked is not None and not catalogue.items([checked]):
+            raise UnknownProduct(checked)
         return empty
     # A few more than needed, for out-of-stock and deleted products; a second query only
     # when those left the widget short.
     first = spec.count + EXTRA
-    loaded = catalogue.items([str(item) for item in candidates[:first]])
+    wanted = [str(item) for item in candidates[:first]]
+    loaded = catalogue.items([checked, *wanted] if checked is not None else wanted)
+    if checked is not None:
+        if not loaded or loaded[0].id != checked:
+            raise UnknownProduct(checked)
+        loaded = loaded[1:]
     usable = [item for item in loaded if item.in_stock or not spec.exclude_out_of_stock]
     if len(usable) < spec.count and len(candidates) > first:
         more = catalogue.items([str(item) for item in candidates[first:]])
@@ -295,12 +336,15 @@ def _serve(
     shown = usable[: spec.count]
     if len(shown) < spec.minimum:
         return empty
+    filled = frozenset(item.id for item in shown if item.id not in own)
     return Recommendations(
         shown,
         slot=spec.slot,
         title=title,
         strategy=strategy.name,
-        used_fallback=any(item.id not in own for item in shown),
+        used_fallback=bool(filled),
+        fallback=fallback.name if fallback is not None else "",
+        fallback_ids=filled,
     )
 
 
