@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from personalize.campaigns.admin import register as register_campaign_admin
+from personalize.privacy.admin import PrivacyRequestAdmin
+from personalize.privacy.models import PrivacyRequest
 from personalize.recommendations.admin import register as register_recommendation_admin
 from personalize.rfm.admin import RFMReportAdmin
 from personalize.rfm.models import RFMReport
@@ -13,5 +15,6 @@ from personalize.segments.models import Segment
 
 admin.site.register(Segment, SegmentAdmin)
 admin.site.register(RFMReport, RFMReportAdmin)
+admin.site.register(PrivacyRequest, PrivacyRequestAdmin)
 register_campaign_admin(admin.site)
 register_recommendation_admin(admin.site)

@@ -58,6 +58,7 @@ class Event(models.Model):
 
 
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
+from personalize.privacy.models import PrivacyRequest  # noqa: E402
 from personalize.recommendations.models import (  # noqa: E402
     TrainedModel,
     TrainedRow,
@@ -73,6 +74,7 @@ __all__ = [
     "CouponCode",
     "Event",
     "Lead",
+    "PrivacyRequest",
     "RFMReport",
     "Segment",
     "SegmentMember",

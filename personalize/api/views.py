@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from personalize.identity.visitor import get_visitor
+from personalize.attributes import without_personal
+from personalize.identity.visitor import Visitor, get_visitor
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -42,6 +43,7 @@ class VisitorView(APIView):
     def get(self, request: Request) -> Response:
         visitor = get_visitor(request._request)
         attributes = visitor.attributes
+        personal = _is_owner(request, visitor)
         return Response(
             {
                 "id": visitor.id if visitor.tracked else None,
@@ -50,7 +52,25 @@ class VisitorView(APIView):
                 "is_returning": visitor.is_returning,
                 "visit_count": visitor.visit_count,
                 "degraded": visitor.degraded,
+                "personal": personal,
                 "segments": attributes["segments"],
-                "attributes": attributes,
+                "attributes": attributes if personal else without_personal(attributes),
             }
         )
+
+
+def _is_owner(request: Request, visitor: Visitor) -> bool:
+    """Whether the signed-in user is the profile's user: only then are personal fields sent.
+
+    A cookie is not an identity: a shared computer, a copied cookie or an expired
+    session must not show who the profile belongs to, what they bought or searched.
+    """
+    user = getattr(request._request, "user", None)  # Django's session user, not DRF's
+    profile = visitor.profile
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and profile is not None
+        and profile.user_id
+        and profile.user_id == str(user.pk)
+    )

@@ -10,7 +10,13 @@ from personalize.identity.cookies import new_visitor_id
 from personalize.profiles.base import StoreUnavailable, get_store
 from personalize.profiles.profile import Profile, ProfileOp
 from personalize.tracking.context import VisitContext
-from personalize.tracking.events import EventRecord, event_ops, new_event_id, validate_event
+from personalize.tracking.events import (
+    MERGE_EVENT,
+    EventRecord,
+    event_ops,
+    new_event_id,
+    validate_event,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -187,10 +193,24 @@ class Visitor:
         try:
             existing = store.visitor_for_user(user_id)
             if existing and existing != self.id:
-                self._profile = store.merge(self.id, existing)
+                merged = self.id
+                self._profile = store.merge(merged, existing)
                 self._loaded = True
                 self.id = existing
                 self.id_changed = True
+                # The merged id's past events keep it (and no user id): this record is
+                # how an erasure or export of the user finds them (personalize.privacy).
+                self._pending_events.append(
+                    EventRecord(
+                        event_id=new_event_id(),
+                        visitor_id=existing,
+                        name=MERGE_EVENT,
+                        props={"from": merged},
+                        at=self.now,
+                        visit=self._profile.visit_count,
+                        user_id=user_id,
+                    )
+                )
             else:
                 store.link_user(self.id, user_id)
                 if self.profile is not None:
