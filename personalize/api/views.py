@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -38,7 +39,8 @@ class VisitorView(APIView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
-    authentication_classes: list[Any] = []
+    # Django's session user (no other scheme): who may see the profile's personal fields.
+    authentication_classes = [SessionAuthentication]
 
     def get(self, request: Request) -> Response:
         visitor = get_visitor(request._request)
@@ -65,7 +67,7 @@ def _is_owner(request: Request, visitor: Visitor) -> bool:
     A cookie is not an identity: a shared computer, a copied cookie or an expired
     session must not show who the profile belongs to, what they bought or searched.
     """
-    user = getattr(request._request, "user", None)  # Django's session user, not DRF's
+    user = request.user
     profile = visitor.profile
     return bool(
         user is not None
