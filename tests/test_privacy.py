@@ -36,7 +36,7 @@ from personalize.privacy.sources import get_sources, register_source, unregister
 from personalize.profiles.base import BaseProfileStore, get_store, reset_store
 from personalize.profiles.profile import ProfileOp
 from personalize.segments.models import Segment, SegmentMember
-from personalize.tracking.events import EventRecord, new_event_id
+from personalize.tracking.events import MERGE_EVENT, EventRecord, new_event_id, validate_event
 from tests.conftest import DB_STORE, _need
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls")]
@@ -223,6 +223,28 @@ def test_resolving_the_email_finds_every_device(backend: Backend) -> None:
     by_user = resolve_person(Identifier.parse("user_id", str(USER_PK)))
     assert {world.laptop, world.phone, world.tablet} <= by_user.visitor_ids
     assert world.other not in by_user.visitor_ids
+
+
+def test_a_login_merge_records_the_merged_device_for_the_user() -> None:
+    user = get_user_model().objects.create_user("jane", EMAIL, "pw-12345678", pk=USER_PK)
+    laptop = browser()
+    laptop_vid = laptop.get(f"/login-as/{user.pk}/").json()["visitor"]
+    phone = browser()
+    phone.get("/p/3/")
+    phone_vid = visitor_json(phone)["id"]
+    phone.get(f"/login-as/{user.pk}/")
+    merge = Event.objects.get(name=MERGE_EVENT)
+    assert (merge.visitor_id, merge.user_id, merge.props) == (
+        laptop_vid,
+        str(USER_PK),
+        {"from": phone_vid},
+    )
+    # The phone's earlier events carry neither the user id nor the user's visitor id.
+    assert Event.objects.get(name="product_view").user_id == ""
+    assert phone_vid in resolve_person(Identifier.parse("user_id", str(USER_PK))).visitor_ids
+    # Only the server writes it: a client reporting one is refused.
+    with pytest.raises(ValueError, match="Unknown event 'visitor_merged'"):
+        validate_event(MERGE_EVENT, {"from": "c" * 32})
 
 
 def test_erase_by_email_leaves_no_trace_and_keeps_the_other_person(backend: Backend) -> None:

@@ -124,11 +124,12 @@ def resolve_person(identifier: Identifier) -> Person:
         linked_visitors, linked_users = _buffered_links(user_ids, emails, visitor_ids)
         visitor_ids |= linked_visitors
         user_ids |= linked_users
+    # Never an empty id: sources match on these, and "" is every anonymous event's user.
     return Person(
         identifier_kind=identifier.kind,
-        emails=frozenset(emails),
-        user_ids=frozenset(user_ids),
-        visitor_ids=frozenset(visitor_ids),
+        emails=frozenset(e for e in emails if e),
+        user_ids=frozenset(u for u in user_ids if u),
+        visitor_ids=frozenset(v for v in visitor_ids if v),
     )
 
 
