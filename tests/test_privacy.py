@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
+from redis.cluster import RedisCluster
 
 from personalize.campaigns.models import Campaign, CouponCode, Lead
 from personalize.conf import settings
@@ -68,14 +69,25 @@ class Backend:
     alias: str
     redis_url: str | None
     redis_prefix: str | None
+    cluster: bool = False
+
+    def redis(self) -> Any:
+        """A client seeing every key: on a cluster, one that scans every primary."""
+        assert self.redis_url
+        if self.cluster:
+            return RedisCluster.from_url(self.redis_url, decode_responses=True)  # type: ignore[no-untyped-call]
+        return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(params=["sqlite", "postgres", "redis", "redis-cluster"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """The database store (on SQLite and PostgreSQL) and the Redis store."""
-    if request.param == "redis":
-        store = request.getfixturevalue("use_redis_store")
-        yield Backend(store, "default", settings.REDIS_URL, settings.REDIS_PREFIX)
+    """The database store (on SQLite and PostgreSQL) and the Redis store (one server
+    and a Redis Cluster with several event stream shards)."""
+    if request.param in ("redis", "redis-cluster"):
+        cluster = request.param == "redis-cluster"
+        store = request.getfixturevalue("use_redis_cluster_store" if cluster else "use_redis_store")
+        url, prefix = settings.REDIS_URL, settings.REDIS_PREFIX
+        yield Backend(store, "default", url, prefix, cluster)
         return
     if request.param == "postgres":
         _need(django_settings.POSTGRES_AVAILABLE, "PostgreSQL")
@@ -140,11 +152,16 @@ def build_world(backend: Backend) -> World:
 
     if backend.redis_url:
         # Half the history reaches the database log, the rest waits in the stream.
-        call_command("personalize_worker", "--until-empty", stdout=StringIO())
+        stream = store.event_stream()
+        assert stream is not None
+        # One shard at a time, in this thread: a worker thread per shard would wait for
+        # SQLite's write lock, which this test's transaction holds.
+        for shard in range(len(stream.names)):
+            call_command("personalize_worker", "--until-empty", "--shard", shard, stdout=StringIO())
         limiter = store.rate_limiter()
         assert limiter is not None
         assert limiter.allow(laptop_vid, 1, 100)  # a pz:v:{V}:rl key
-        client = redis.Redis.from_url(backend.redis_url)
+        client = backend.redis()
         client.set(f"{backend.redis_prefix}:user:{USER_PK}", laptop_vid)  # a legacy link
         client.close()
     tablet.get("/p/5/")  # buffered on Redis
@@ -179,9 +196,10 @@ def table_text(alias: str) -> str:
     return "\n".join(chunks).lower()
 
 
-def redis_text(url: str, prefix: str) -> str:
+def redis_text(backend: Backend) -> str:
     """Every key under the prefix and its value, read the way its type is read."""
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = backend.redis()
+    prefix = backend.redis_prefix
     chunks = []
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         kind = client.type(key)
@@ -207,8 +225,8 @@ def redis_text(url: str, prefix: str) -> str:
 
 def traces(backend: Backend, needles: list[str]) -> list[str]:
     text = table_text(backend.alias)
-    if backend.redis_url and backend.redis_prefix:
-        text += "\n" + redis_text(backend.redis_url, backend.redis_prefix)
+    if backend.redis_url:
+        text += "\n" + redis_text(backend)
     return [needle for needle in needles if needle.lower() in text]
 
 
