@@ -567,3 +567,29 @@ def test_the_page_explains_a_bad_identifier_and_needs_csrf() -> None:
         PERSON_URL, {"kind": "email", "value": EMAIL, "action": "erase", "confirmed": "yes"}
     )
     assert response.status_code == 403 and not PrivacyRequest.objects.exists()
+
+
+@pytest.fixture
+def unreachable_redis_store() -> Iterator[None]:
+    reset_store()
+    with override_settings(
+        PERSONALIZE_STORE="personalize.profiles.redis.RedisProfileStore",
+        PERSONALIZE_REDIS_URL="redis://127.0.0.1:1/0",
+    ):
+        yield
+    reset_store()
+
+
+@pytest.mark.urls("shop_demo.urls")
+def test_an_unreachable_store_is_reported_and_nothing_is_erased(
+    unreachable_redis_store: None,
+) -> None:
+    Lead.objects.create(email=EMAIL)
+    for command in ("personalize_erase", "personalize_export"):
+        with pytest.raises(CommandError, match="The profile store is unreachable"):
+            call_command(command, "--email", EMAIL)
+    client = staff("handle_privacy_requests")
+    form = {"kind": "email", "value": EMAIL, "action": "erase", "confirmed": "yes"}
+    page = client.post(PERSON_URL, form)
+    assert page.status_code == 200 and b"not reachable right now" in page.content
+    assert Lead.objects.count() == 1 and not PrivacyRequest.objects.exists()

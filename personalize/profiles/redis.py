@@ -41,6 +41,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -108,6 +109,16 @@ return out
 """
 
 _SUFFIXES = ("m", *COLLECTIONS.values(), "aff", "cart")
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Off the request path: a Redis error is :class:`StoreUnavailable`, which callers
+    (privacy requests, the admin) report to the user instead of failing."""
+    try:
+        yield
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
 
 
 class _Breaker:
@@ -570,15 +581,16 @@ class RedisProfileStore(BaseProfileStore):
         self.client.delete(*self.keys(visitor_id))
 
     def visitor_for_user(self, user_id: str) -> str | None:
-        if self.cluster:
-            value: Any = self.client.get(self.user_key(user_id))
-        else:
-            # Links written before the key had a hash tag, in the same round trip.
-            pipe = self.client.pipeline(transaction=False)
-            pipe.get(self.user_key(user_id))
-            pipe.get(self._legacy_user_key(user_id))
-            current, legacy = pipe.execute()
-            value = current or legacy
+        with _answering():
+            if self.cluster:
+                value: Any = self.client.get(self.user_key(user_id))
+            else:
+                # Links written before the key had a hash tag, in the same round trip.
+                pipe = self.client.pipeline(transaction=False)
+                pipe.get(self.user_key(user_id))
+                pipe.get(self._legacy_user_key(user_id))
+                current, legacy = pipe.execute()
+                value = current or legacy
         return str(value) if value else None
 
     def link_user(self, visitor_id: str, user_id: str) -> None:
@@ -600,13 +612,14 @@ class RedisProfileStore(BaseProfileStore):
         if not users and not wanted:
             return found
         batch: list[str] = []
-        for key in self.client.scan_iter(match=f"{self.prefix}:v:*:m", count=1000):
-            batch.append(str(key))
-            if len(batch) >= 500:
+        with _answering():
+            for key in self.client.scan_iter(match=f"{self.prefix}:v:*:m", count=1000):
+                batch.append(str(key))
+                if len(batch) >= 500:
+                    found |= self._owned_by(batch, users, wanted)
+                    batch = []
+            if batch:
                 found |= self._owned_by(batch, users, wanted)
-                batch = []
-        if batch:
-            found |= self._owned_by(batch, users, wanted)
         return found
 
     def _owned_by(self, main_keys: list[str], users: set[str], emails: set[str]) -> set[str]:
@@ -620,26 +633,30 @@ class RedisProfileStore(BaseProfileStore):
         return owned
 
     def erase_profile(self, visitor_id: str) -> bool:
-        existed = bool(self.client.exists(self.key(visitor_id, "m")))
-        # The rate-limit window too: it is keyed by the visitor id.
-        self.client.delete(*self.keys(visitor_id), self.key(visitor_id, "rl"))
+        with _answering():
+            existed = bool(self.client.exists(self.key(visitor_id, "m")))
+            # The rate-limit window too: it is keyed by the visitor id.
+            self.client.delete(*self.keys(visitor_id), self.key(visitor_id, "rl"))
         return existed
 
     def unlink_user(self, user_id: str) -> bool:
-        # Two slots: two commands (a cluster refuses a cross-slot DEL).
-        removed: Any = self.client.delete(self.user_key(user_id))
-        legacy: Any = self.client.delete(self._legacy_user_key(user_id))
+        with _answering():
+            # Two slots: two commands (a cluster refuses a cross-slot DEL).
+            removed: Any = self.client.delete(self.user_key(user_id))
+            legacy: Any = self.client.delete(self._legacy_user_key(user_id))
         return bool(int(removed) + int(legacy))
 
     def buffered_events(self, match: Callable[[EventRecord], bool]) -> list[EventRecord]:
-        return [record for _, _, record in self._stream_entries(match)]
+        with _answering():
+            return [record for _, _, record in self._stream_entries(match)]
 
     def drop_buffered_events(self, match: Callable[[EventRecord], bool]) -> int:
         dropped = 0
-        for stream, entry_id, _ in self._stream_entries(match):
-            # The worker skips an entry deleted while it was pending (XAUTOCLAIM gives None).
-            deleted: Any = self.client.xdel(stream, entry_id)
-            dropped += int(deleted)
+        with _answering():
+            for stream, entry_id, _ in self._stream_entries(match):
+                # The worker skips an entry deleted while pending (XAUTOCLAIM gives None).
+                deleted: Any = self.client.xdel(stream, entry_id)
+                dropped += int(deleted)
         return dropped
 
     def _stream_entries(
