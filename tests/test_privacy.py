@@ -558,6 +558,8 @@ def test_look_up_export_then_erase_after_confirming() -> None:
 @pytest.mark.urls("shop_demo.urls")
 def test_the_page_explains_a_bad_identifier_and_needs_csrf() -> None:
     client = staff("handle_privacy_requests")
+    # The permission alone shows the audit trail and the way to the page.
+    assert PERSON_URL.encode() in client.get(LIST_URL).content
     page = client.post(PERSON_URL, {"kind": "visitor_id", "value": "nope", "action": "erase"})
     assert page.status_code == 200
     assert b"visitor_id must be 32 hexadecimal characters" in page.content

@@ -70,6 +70,10 @@ class PrivacyRequestAdmin(_PrivacyRequestAdminBase):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: PrivacyRequest | None = None) -> bool:
+        # Whoever handles requests sees their trail (and finds the page from its list).
+        return super().has_view_permission(request, obj) or request.user.has_perm(PERMISSION)
+
     def has_change_permission(
         self, request: HttpRequest, obj: PrivacyRequest | None = None
     ) -> bool:
