@@ -595,3 +595,16 @@ def test_an_unreachable_store_is_reported_and_nothing_is_erased(
     page = client.post(PERSON_URL, form)
     assert page.status_code == 200 and b"not reachable right now" in page.content
     assert Lead.objects.count() == 1 and not PrivacyRequest.objects.exists()
+
+
+def test_an_email_inside_a_longer_one_is_someone_else() -> None:
+    store = get_store()
+    mine = ["Jane.Privacy@Example.com shoes", f"<{EMAIL}>", f"{EMAIL}."]
+    theirs = [f"mary{EMAIL}", f"{EMAIL}.au", f"x.{EMAIL}", f"{EMAIL}-uk"]
+    for query in mine + theirs:
+        vid = new_event_id()
+        store.apply(vid, [], [event(vid, "search", {"query": query})])
+    person = resolve_person(Identifier.parse("email", EMAIL))
+    assert erase_person(Identifier.parse("email", EMAIL), requested_by="x").counts["events"] == 3
+    assert sorted(Event.objects.values_list("props__query", flat=True)) == sorted(theirs)
+    assert person.visitor_ids == frozenset()  # a search names the email, not its searcher

@@ -16,6 +16,7 @@ Every source reports counts per *kind* of record (``{"events": 12}``); ``count``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +33,9 @@ from personalize.tracking.events import EventRecord
 
 Records = dict[str, list[dict[str, Any]]]
 Counts = dict[str, int]
+
+#: Rows per ``pk IN (...)`` statement (SQLite limits bound parameters).
+BATCH = 500
 
 
 @runtime_checkable
@@ -121,16 +125,34 @@ class ProfileSource:
         return {"profiles": profiles, "user_links": links}
 
 
+# What may stand right before an email's local part, or right after its domain, in a
+# longer one: "jane@example.com" is not in "mary.jane@example.com" or "jane@example.com.au".
+_LOCAL_CHARS = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~.-"
+_DOMAIN_CONTINUES = r"[A-Za-z0-9-]|\.[A-Za-z0-9]"
+
+
+def mentions_email(emails: frozenset[str]) -> Callable[[str], bool]:
+    """Whether a text holds one of these emails as a whole address (case-insensitive)."""
+    if not emails:
+        return lambda text: False
+    pattern = re.compile(
+        "|".join(
+            rf"(?<![{_LOCAL_CHARS}]){re.escape(email)}(?!{_DOMAIN_CONTINUES})"
+            for email in sorted(emails)
+        ),
+        re.IGNORECASE,
+    )
+    return lambda text: pattern.search(text) is not None
+
+
 def event_matcher(person: Person) -> Callable[[EventRecord], bool]:
     """Whether an event is the person's: their visitor or user id, or an email in its props."""
+    mentions = mentions_email(person.emails)
 
     def match(record: EventRecord) -> bool:
         if record.visitor_id in person.visitor_ids or record.user_id in person.user_ids:
             return True
-        if not person.emails:
-            return False
-        text = json.dumps(record.props).lower()
-        return any(email in text for email in person.emails)
+        return mentions(json.dumps(record.props))
 
     return match
 
@@ -156,21 +178,37 @@ class EventLogSource:
 
     name = "events"
 
-    def _rows(self, person: Person) -> QuerySet[Event]:
-        query = Q(visitor_id__in=person.visitor_ids) | Q(user_id__in=person.user_ids)
-        for email in person.emails:
-            query |= Q(props__icontains=email)
-        return Event.objects.using(_using()).filter(query)
+    def _pks(self, person: Person) -> list[int]:
+        events = Event.objects.using(_using())
+        by_id = Q(visitor_id__in=person.visitor_ids) | Q(user_id__in=person.user_ids)
+        pks = set(events.filter(by_id).values_list("pk", flat=True))
+        if person.emails:
+            # The database narrows by substring; the whole address is checked here.
+            mentions = mentions_email(person.emails)
+            text = Q()
+            for email in person.emails:
+                text |= Q(props__icontains=email)
+            candidates = events.filter(text).values_list("pk", "props")
+            pks |= {pk for pk, props in candidates.iterator() if mentions(json.dumps(props))}
+        return sorted(pks)
 
     def count(self, person: Person) -> Counts:
-        return {"events": self._rows(person).count()}
+        return {"events": len(self._pks(person))}
 
     def export(self, person: Person) -> Records:
-        rows = self._rows(person).order_by("occurred_at", "pk")
-        return {"events": [_event_json(row) for row in rows.iterator(chunk_size=2000)]}
+        pks = self._pks(person)
+        rows: list[Event] = []
+        for start in range(0, len(pks), BATCH):
+            rows += Event.objects.using(_using()).filter(pk__in=pks[start : start + BATCH])
+        rows.sort(key=lambda row: (row.occurred_at, row.pk))
+        return {"events": [_event_json(row) for row in rows]}
 
     def erase(self, person: Person) -> Counts:
-        deleted, _ = self._rows(person).delete()
+        pks = self._pks(person)
+        deleted = 0
+        for start in range(0, len(pks), BATCH):
+            batch = pks[start : start + BATCH]
+            deleted += Event.objects.using(_using()).filter(pk__in=batch).delete()[0]
         return {"events": deleted}
 
 
