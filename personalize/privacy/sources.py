@@ -157,11 +157,18 @@ def event_matcher(person: Person) -> Callable[[EventRecord], bool]:
     return match
 
 
-def _event_json(row: Event) -> dict[str, Any]:
+def _someone_else(person: Person, visitor_id: str, user_id: str) -> bool:
+    """An event that only mentions the person's email (someone searched for it): its
+    visitor and user ids are another person's, so the export leaves them out."""
+    return visitor_id not in person.visitor_ids and user_id not in person.user_ids
+
+
+def _event_json(row: Event, person: Person) -> dict[str, Any]:
+    other = _someone_else(person, row.visitor_id, row.user_id)
     return {
         "event_id": row.event_id,
-        "visitor_id": row.visitor_id,
-        "user_id": row.user_id,
+        "visitor_id": "" if other else row.visitor_id,
+        "user_id": "" if other else row.user_id,
         "name": row.name,
         "props": row.props,
         "visit": row.visit,
@@ -201,7 +208,7 @@ class EventLogSource:
         for start in range(0, len(pks), BATCH):
             rows += Event.objects.using(_using()).filter(pk__in=pks[start : start + BATCH])
         rows.sort(key=lambda row: (row.occurred_at, row.pk))
-        return {"events": [_event_json(row) for row in rows]}
+        return {"events": [_event_json(row, person) for row in rows]}
 
     def erase(self, person: Person) -> Counts:
         pks = self._pks(person)
@@ -222,7 +229,13 @@ class BufferedEventSource:
 
     def export(self, person: Person) -> Records:
         records = get_store().buffered_events(event_matcher(person))
-        return {"buffered_events": [record.to_json() for record in records]}
+        documents = []
+        for record in records:
+            document = record.to_json()
+            if _someone_else(person, record.visitor_id, record.user_id):
+                document.update(v="", u="")
+            documents.append(document)
+        return {"buffered_events": documents}
 
     def erase(self, person: Person) -> Counts:
         return {"buffered_events": get_store().drop_buffered_events(event_matcher(person))}
