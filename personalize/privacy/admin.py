@@ -139,7 +139,7 @@ class PrivacyRequestAdmin(_PrivacyRequestAdminBase):
         context.update(
             {
                 "lookup": lookup,
-                "counts": sorted(lookup.counts.items()),
+                "counts": sorted((k.replace("_", " "), n) for k, n in lookup.counts.items()),
                 "kind_label": KIND_LABELS[identifier.kind],
                 "confirming": action == "erase",
             }
