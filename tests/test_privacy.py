@@ -22,10 +22,12 @@ import pytest
 import redis
 from django.apps import apps
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
+from django.urls import path
 from redis.cluster import RedisCluster
 
 from personalize.campaigns.models import Campaign, CouponCode, Lead
@@ -38,6 +40,7 @@ from personalize.profiles.base import BaseProfileStore, get_store, reset_store
 from personalize.profiles.profile import ProfileOp
 from personalize.segments.models import Segment, SegmentMember
 from personalize.tracking.events import MERGE_EVENT, EventRecord, new_event_id, validate_event
+from tests import urls as test_urls
 from tests.conftest import DB_STORE, _need
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.urls("tests.urls")]
@@ -611,3 +614,23 @@ def test_an_email_inside_a_longer_one_is_someone_else() -> None:
     assert erase_person(Identifier.parse("email", EMAIL), requested_by="x").counts["events"] == 3
     assert sorted(Event.objects.values_list("props__query", flat=True)) == sorted(theirs)
     assert person.visitor_ids == frozenset()  # a search names the email, not its searcher
+
+
+def login_then_fail(request: HttpRequest, pk: int) -> HttpResponse:
+    login(request, get_user_model().objects.get(pk=pk))
+    raise RuntimeError("the shop's login view fails after logging in")
+
+
+urlpatterns = [path("login-then-fail/<int:pk>/", login_then_fail), *test_urls.urlpatterns]
+
+
+@pytest.mark.urls(__name__)
+def test_the_merge_record_survives_a_failing_response() -> None:
+    user = get_user_model().objects.create_user("jane", EMAIL, "pw-12345678", pk=USER_PK)
+    browser().get(f"/login-as/{user.pk}/")
+    phone = Client(headers={"User-Agent": CHROME}, raise_request_exception=False)
+    phone.get("/p/3/")
+    phone_vid = visitor_json(phone)["id"]
+    assert phone.get(f"/login-then-fail/{user.pk}/").status_code == 500
+    merge = Event.objects.get(name=MERGE_EVENT)
+    assert merge.props == {"from": phone_vid} and merge.user_id == str(USER_PK)

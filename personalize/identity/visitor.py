@@ -200,17 +200,18 @@ class Visitor:
                 self.id_changed = True
                 # The merged id's past events keep it (and no user id): this record is
                 # how an erasure or export of the user finds them (personalize.privacy).
-                self._pending_events.append(
-                    EventRecord(
-                        event_id=new_event_id(),
-                        visitor_id=existing,
-                        name=MERGE_EVENT,
-                        props={"from": merged},
-                        at=self.now,
-                        visit=self._profile.visit_count,
-                        user_id=user_id,
-                    )
+                # Written now, not with the response: the merge is done, whatever the
+                # response turns out to be.
+                record = EventRecord(
+                    event_id=new_event_id(),
+                    visitor_id=existing,
+                    name=MERGE_EVENT,
+                    props={"from": merged},
+                    at=self.now,
+                    visit=self._profile.visit_count,
+                    user_id=user_id,
                 )
+                store.apply(existing, [], [record])
             else:
                 store.link_user(self.id, user_id)
                 if self.profile is not None:
