@@ -164,9 +164,12 @@ def _emails_of_users(user_ids: set[str]) -> set[str]:
 def _visitors_of(user_ids: set[str], emails: set[str]) -> set[str]:
     using = settings.DATABASE_ALIAS
     found = get_store().find_visitors(user_ids=user_ids, emails=emails)
-    events = Event.objects.using(using)
+    # Unordered, so DISTINCT is over the one column (the log's default ordering would
+    # add its own columns to it).
+    events = Event.objects.using(using).order_by()
     if user_ids:
-        found |= set(events.filter(user_id__in=user_ids).values_list("visitor_id", flat=True))
+        signed_in = events.filter(user_id__in=user_ids).values_list("visitor_id", flat=True)
+        found |= set(signed_in.distinct())
         merged = events.filter(name=MERGE_EVENT, user_id__in=user_ids)
         found |= {str(v) for v in merged.values_list("props__from", flat=True) if v}
     if emails:
@@ -179,7 +182,9 @@ def _visitors_of(user_ids: set[str], emails: set[str]) -> set[str]:
         for email in emails:
             identified |= Q(props__email__iexact=email)
         found |= set(
-            events.filter(identified, name="identify").values_list("visitor_id", flat=True)
+            events.filter(identified, name="identify")
+            .values_list("visitor_id", flat=True)
+            .distinct()
         )
     return {v for v in found if v}
 
@@ -197,7 +202,9 @@ def _owners_of(visitor_ids: set[str]) -> tuple[set[str], set[str]]:
                 users.add(profile.user_id)
             if profile.email:
                 emails.add(profile.email.lower())
-    events = Event.objects.using(settings.DATABASE_ALIAS).filter(visitor_id__in=visitor_ids)
+    events = (
+        Event.objects.using(settings.DATABASE_ALIAS).order_by().filter(visitor_id__in=visitor_ids)
+    )
     users |= set(events.exclude(user_id="").values_list("user_id", flat=True).distinct())
     return users, emails
 
