@@ -634,3 +634,29 @@ def test_the_merge_record_survives_a_failing_response() -> None:
     assert phone.get(f"/login-then-fail/{user.pk}/").status_code == 500
     merge = Event.objects.get(name=MERGE_EVENT)
     assert merge.props == {"from": phone_vid} and merge.user_id == str(USER_PK)
+
+
+def test_a_second_user_on_the_same_browser_gets_nothing_of_the_first() -> None:
+    users = get_user_model().objects
+    jane = users.create_user("jane", EMAIL, "pw-12345678", pk=USER_PK)
+    otto = users.create_user("otto", OTHER_EMAIL, "pw-12345678", pk=OTHER_PK)
+    phone = browser()
+    otto_vid = phone.get(f"/login-as/{otto.pk}/").json()["visitor"]  # Otto's own profile
+    shared = browser()
+    shared.get("/p/1/")
+    jane_vid = shared.get(f"/login-as/{jane.pk}/").json()["visitor"]
+    shared.get("/p/2/")
+    # Otto signs in on the same browser without Jane logging out.
+    assert shared.get(f"/login-as/{otto.pk}/").json()["visitor"] == otto_vid
+    otto_profile = get_store().load(otto_vid)
+    assert otto_profile is not None and otto_profile.viewed_products == {}
+    jane_profile = get_store().load(jane_vid)
+    assert jane_profile is not None and set(jane_profile.viewed_products) == {"1", "2"}
+    assert jane_vid not in resolve_person(Identifier.parse("user_id", str(OTHER_PK))).visitor_ids
+    assert store_user(jane_vid) == str(USER_PK)
+
+
+def store_user(visitor_id: str) -> str:
+    profile = get_store().load(visitor_id)
+    assert profile is not None
+    return profile.user_id

@@ -188,6 +188,11 @@ class Visitor:
         """Attach the visitor to a user, merging into the user's existing profile if any."""
         if not self.tracked:
             return
+        current = self.profile
+        if current is not None and current.user_id and current.user_id != user_id:
+            # Another user's profile (they never logged out of this browser): never fold
+            # it into this user's. This browser starts over, as after a logout.
+            self.logout()
         self.flush()
         store = get_store()
         try:
