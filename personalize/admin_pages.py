@@ -45,3 +45,15 @@ def page_context(
         "has_change_permission": model_admin.has_change_permission(request, obj),
         "has_view_permission": model_admin.has_view_or_change_permission(request, obj),
     }
+
+
+def model_page_context(
+    model_admin: admin.ModelAdmin[M], request: HttpRequest, title: str
+) -> dict[str, Any]:
+    """The admin's own context for a page about the model as a whole (no one object)."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "has_view_permission": model_admin.has_view_permission(request),
+    }

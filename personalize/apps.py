@@ -10,3 +10,7 @@ class PersonalizeConfig(AppConfig):
 
     def ready(self) -> None:
         from personalize import checks, signals  # noqa: F401  (registers checks and receivers)
+        from personalize.privacy.sources import register_source
+        from personalize.webhooks.privacy import WebhookDeliverySource
+
+        register_source(WebhookDeliverySource())

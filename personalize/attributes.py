@@ -105,6 +105,31 @@ def profile_attributes(profile: Profile, now: float) -> dict[str, Any]:
     }
 
 
+#: Attributes only the profile's owner may read back (``GET /personalize/api/visitor/``):
+#: who they are (``ids`` holds the user id and email), what they bought and spent, and
+#: their searches (free text, which can name anyone). Targeting reads them all.
+PERSONAL_ATTRIBUTES = frozenset(
+    {
+        "ids",
+        "searches",
+        "orders_count",
+        "total_spent",
+        "avg_order_value",
+        "days_since_last_order",
+        "purchased_products",
+        "purchased_categories",
+        "days_since_purchase_by_category",
+        "rfm",
+        "lifecycle_stage",
+    }
+)
+
+
+def without_personal(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attribute document less :data:`PERSONAL_ATTRIBUTES`."""
+    return {k: v for k, v in attributes.items() if k not in PERSONAL_ATTRIBUTES}
+
+
 def build_attributes(request: HttpRequest, visitor: Visitor) -> dict[str, Any]:
     """The full document for this request, ``segments`` included."""
     from personalize.segments.overrides import apply_overrides

@@ -89,6 +89,7 @@ class DeferredChange(models.Model):
 
 from personalize.api.models import ApiKey  # noqa: E402
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
+from personalize.privacy.models import PrivacyRequest  # noqa: E402
 from personalize.recommendations.models import (  # noqa: E402
     TrainedModel,
     TrainedRow,
@@ -107,6 +108,7 @@ __all__ = [
     "DeferredChange",
     "Event",
     "Lead",
+    "PrivacyRequest",
     "RFMReport",
     "Segment",
     "SegmentMember",

@@ -96,6 +96,10 @@ class VisitorSerializer(serializers.Serializer[dict[str, Any]]):
     is_returning = serializers.BooleanField(help_text="In their second visit or later.")
     visit_count = serializers.IntegerField(min_value=0)
     degraded = serializers.BooleanField(help_text="The profile store did not answer in time.")
+    personal = serializers.BooleanField(
+        help_text="Whether the personal attributes (email, ids, orders, spend, searches...) "
+        "are included: only for the signed-in user who owns the profile (docs/privacy.md)."
+    )
     segments = serializers.ListField(child=serializers.CharField())
     attributes = serializers.DictField(help_text="The attribute document (docs/attributes.md).")
 

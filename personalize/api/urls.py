@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from personalize.api import events, schema, segment_members, server_events, views
+from personalize.api import events, privacy, schema, segment_members, server_events, views
 from personalize.api.decisions import DecisionsView
 from personalize.api.recommendations import RecommendationsView
 
@@ -17,6 +17,8 @@ urlpatterns = [
         segment_members.SegmentMembersView.as_view(),
         name="segment_members",
     ),
+    path("v1/privacy/export/", privacy.PrivacyExportView.as_view(), name="privacy-export"),
+    path("v1/privacy/erase/", privacy.PrivacyEraseView.as_view(), name="privacy-erase"),
 ]
 
 # The versioned headless API (docs/headless.md).

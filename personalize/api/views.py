@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from personalize.api.base import PersonalizeAPIView
 from personalize.api.openapi import VisitorSerializer
-from personalize.identity.visitor import get_visitor
+from personalize.attributes import without_personal
+from personalize.identity.visitor import Visitor, get_visitor
 
 
 @extend_schema(
@@ -31,6 +31,7 @@ from personalize.identity.visitor import get_visitor
                 "is_returning": True,
                 "visit_count": 3,
                 "degraded": False,
+                "personal": False,
                 "segments": ["returning-visitors"],
                 "attributes": {"visit_count": 3, "device": "desktop"},
             },
@@ -42,11 +43,13 @@ class VisitorView(PersonalizeAPIView):
     """``GET /personalize/api/visitor/``: the current visitor and their attribute document."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
+    # Django's session user (no other scheme): who may see the profile's personal fields.
+    authentication_classes = [SessionAuthentication]
 
     def get(self, request: Request) -> Response:
         visitor = get_visitor(request._request)
         attributes = visitor.attributes
+        personal = _is_owner(request, visitor)
         return Response(
             {
                 "id": visitor.id if visitor.tracked else None,
@@ -55,7 +58,25 @@ class VisitorView(PersonalizeAPIView):
                 "is_returning": visitor.is_returning,
                 "visit_count": visitor.visit_count,
                 "degraded": visitor.degraded,
+                "personal": personal,
                 "segments": attributes["segments"],
-                "attributes": attributes,
+                "attributes": attributes if personal else without_personal(attributes),
             }
         )
+
+
+def _is_owner(request: Request, visitor: Visitor) -> bool:
+    """Whether the signed-in user is the profile's user: only then are personal fields sent.
+
+    A cookie is not an identity: a shared computer, a copied cookie or an expired
+    session must not show who the profile belongs to, what they bought or searched.
+    """
+    user = request.user
+    profile = visitor.profile
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and profile is not None
+        and profile.user_id
+        and profile.user_id == str(user.pk)
+    )

@@ -256,6 +256,10 @@ class Variant(models.Model):
 class CouponCode(models.Model):
     """A unique code from a campaign's pool, handed out once to one visitor."""
 
+    #: The holder of a code whose visitor was erased (personalize.privacy): not a
+    #: visitor id (those are hexadecimal), and not empty, so the code stays handed out.
+    ERASED_HOLDER = "erased"
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="coupons")
     code = models.CharField(max_length=40)
     visitor_id = models.CharField(max_length=32, blank=True, default="", db_index=True)

@@ -12,7 +12,13 @@ from personalize.profiles.backlog import defer
 from personalize.profiles.base import StoreUnavailable, get_store
 from personalize.profiles.profile import Profile, ProfileOp
 from personalize.tracking.context import VisitContext
-from personalize.tracking.events import EventRecord, event_ops, new_event_id, validate_event
+from personalize.tracking.events import (
+    MERGE_EVENT,
+    EventRecord,
+    event_ops,
+    new_event_id,
+    validate_event,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -214,15 +220,35 @@ class Visitor:
         """Attach the visitor to a user, merging into the user's existing profile if any."""
         if not self.tracked:
             return
+        current = self.profile
+        if current is not None and current.user_id and current.user_id != user_id:
+            # Another user's profile (they never logged out of this browser): never fold
+            # it into this user's. This browser starts over, as after a logout.
+            self.logout()
         self.flush()
         store = get_store()
         try:
             existing = store.visitor_for_user(user_id)
             if existing and existing != self.id:
-                self._profile = store.merge(self.id, existing)
+                merged = self.id
+                self._profile = store.merge(merged, existing)
                 self._loaded = True
                 self.id = existing
                 self.id_changed = True
+                # The merged id's past events keep it (and no user id): this record is
+                # how an erasure or export of the user finds them (personalize.privacy).
+                # Written now, not with the response: the merge is done, whatever the
+                # response turns out to be.
+                record = EventRecord(
+                    event_id=new_event_id(),
+                    visitor_id=existing,
+                    name=MERGE_EVENT,
+                    props={"from": merged},
+                    at=self.now,
+                    visit=self._profile.visit_count,
+                    user_id=user_id,
+                )
+                store.apply(existing, [], [record])
             else:
                 store.link_user(self.id, user_id)
                 if self.profile is not None:

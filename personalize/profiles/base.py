@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -151,6 +151,46 @@ class BaseProfileStore:
     def check(self) -> list[CheckMessage]:
         """System checks of this store (reachability, database options...)."""
         return []
+
+    # Privacy requests (personalize.privacy): rare, so these may scan the whole store.
+
+    def find_visitors(
+        self, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
+    ) -> set[str]:
+        """Every visitor id whose stored profile belongs to one of these users or emails.
+
+        The default asks :meth:`visitor_for_user` and :meth:`visitor_for_email`; a store
+        that can find more (every profile carrying an email, not just the latest) says so.
+        """
+        found = {v for v in (self.visitor_for_user(u) for u in user_ids) if v}
+        found |= {v for v in (self.visitor_for_email(e) for e in emails) if v}
+        return found
+
+    def erase_profile(self, visitor_id: str) -> bool:
+        """Remove everything the store keeps for ``visitor_id`` (the profile and any side
+        records, such as a rate-limit window); whether a profile was there."""
+        existed = self.load(visitor_id) is not None
+        self.delete(visitor_id)
+        return existed
+
+    def unlink_user(self, user_id: str) -> bool:
+        """Remove the link from ``user_id`` to its profile; whether there was one.
+
+        By default the link lives in the profile itself (its ``user_id``), so erasing
+        that profile removes it and there is nothing else to delete. A store that keeps
+        links apart from profiles (the Redis store's ``pz:user:{id}`` keys) deletes them.
+        """
+        return self.visitor_for_user(user_id) is not None
+
+    def buffered_events(self, match: Callable[[EventRecord], bool]) -> list[EventRecord]:
+        """Events the store holds that have not reached the database log yet (an event
+        stream), those for which ``match`` is true. ``[]`` when :meth:`apply` writes
+        events to the log itself."""
+        return []
+
+    def drop_buffered_events(self, match: Callable[[EventRecord], bool]) -> int:
+        """Delete the buffered events for which ``match`` is true; how many went."""
+        return 0
 
     def merge(self, source_id: str, target_id: str) -> Profile:
         """Fold ``source_id`` into ``target_id`` and delete the source; return the result."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Warning
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Q
 
 from personalize.conf import settings
 from personalize.models import VisitorProfile
@@ -105,6 +106,19 @@ class DatabaseProfileStore(BaseProfileStore):
             .values_list("visitor_id", flat=True)
             .first()
         )
+
+    def find_visitors(
+        self, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
+    ) -> set[str]:
+        query = Q(user_id__in=[u for u in user_ids if u])
+        for email in emails:
+            query |= Q(email__iexact=email)
+        rows = VisitorProfile.objects.using(self.using).filter(query)
+        return set(rows.values_list("visitor_id", flat=True))
+
+    def erase_profile(self, visitor_id: str) -> bool:
+        deleted, _ = VisitorProfile.objects.using(self.using).filter(pk=visitor_id).delete()
+        return deleted > 0
 
     def check(self) -> list[CheckMessage]:
         database = django_settings.DATABASES.get(self.using)

@@ -13,8 +13,9 @@ Redis Cluster slot)::
     pz:v:{V}:cart   hash   q:<product> quantity, p:<product> price, c:<product> category
     pz:v:{V}:ap     zset   ids of the change batches applied in the last 10 minutes
                            (see profiles.backlog: deferred changes apply exactly once)
-    pz:v:{V}:rl     zset   the events rate limit's sliding window
-    pz:user:{<id>}  string the visitor id holding a user's profile
+    pz:v:{V}:rl     zset   reported events accepted in the last minute (rate limit)
+    pz:user:{<id>}  string the visitor id holding a user's profile (``pz:user:<id>``
+                    before hash tags, still read on single servers)
     pz:events       stream events waiting for ``personalize_worker``; with
                     ``PERSONALIZE_STREAM_SHARDS`` = n: pz:events:{0} ... pz:events:{n-1},
                     a visitor's events always in the same one
@@ -41,7 +42,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -114,6 +116,16 @@ return out
 """
 
 _SUFFIXES = ("m", *COLLECTIONS.values(), "aff", "cart")
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Off the request path: a Redis error is :class:`StoreUnavailable`, which callers
+    (privacy requests, the admin) report to the user instead of failing."""
+    try:
+        yield
+    except ERRORS as exc:
+        raise StoreUnavailable(str(exc)) from exc
 
 
 class _Breaker:
@@ -649,22 +661,25 @@ class RedisProfileStore(BaseProfileStore):
         if profile.user_id:
             self.client.set(self.user_key(profile.user_id), profile.visitor_id, ex=self.ttl)
 
+    def all_keys(self, visitor_id: str) -> list[str]:
+        """Every key named after the visitor: the profile, its applied-batch marks and
+        its rate-limit window (one slot, so one DEL takes them all)."""
+        return [*self.keys(visitor_id), self.key(visitor_id, "ap"), self.key(visitor_id, "rl")]
+
     def delete(self, visitor_id: str) -> None:
-        # The profile, its applied-batch marks and its rate window: one slot, one DEL.
-        self.client.delete(
-            *self.keys(visitor_id), self.key(visitor_id, "ap"), self.key(visitor_id, "rl")
-        )
+        self.client.delete(*self.all_keys(visitor_id))
 
     def visitor_for_user(self, user_id: str) -> str | None:
-        if self.cluster:
-            value: Any = self.client.get(self.user_key(user_id))
-        else:
-            # Links written before the key had a hash tag, in the same round trip.
-            pipe = self.client.pipeline(transaction=False)
-            pipe.get(self.user_key(user_id))
-            pipe.get(self._legacy_user_key(user_id))
-            current, legacy = pipe.execute()
-            value = current or legacy
+        with _answering():
+            if self.cluster:
+                value: Any = self.client.get(self.user_key(user_id))
+            else:
+                # Links written before the key had a hash tag, in the same round trip.
+                pipe = self.client.pipeline(transaction=False)
+                pipe.get(self.user_key(user_id))
+                pipe.get(self._legacy_user_key(user_id))
+                current, legacy = pipe.execute()
+                value = current or legacy
         return str(value) if value else None
 
     def link_user(self, visitor_id: str, user_id: str) -> None:
@@ -672,6 +687,84 @@ class RedisProfileStore(BaseProfileStore):
         pipe.hset(self.key(visitor_id, "m"), SCALAR_FIELDS["user_id"], user_id)
         pipe.set(self.user_key(user_id), visitor_id, ex=self.ttl)
         pipe.execute()
+
+    # Privacy requests ---------------------------------------------------------------
+
+    def find_visitors(
+        self, *, user_ids: Collection[str] = (), emails: Collection[str] = ()
+    ) -> set[str]:
+        # The links first; then every profile, since no index maps an email (or a user
+        # id whose link expired or was overwritten) to profiles: one SCAN, read in batches.
+        found = super().find_visitors(user_ids=user_ids)
+        users = {u for u in user_ids if u}
+        wanted = {e.lower() for e in emails if e}
+        if not users and not wanted:
+            return found
+        batch: list[str] = []
+        with _answering():
+            for key in self.client.scan_iter(match=f"{self.prefix}:v:*:m", count=1000):
+                batch.append(str(key))
+                if len(batch) >= 500:
+                    found |= self._owned_by(batch, users, wanted)
+                    batch = []
+            if batch:
+                found |= self._owned_by(batch, users, wanted)
+        return found
+
+    def _owned_by(self, main_keys: list[str], users: set[str], emails: set[str]) -> set[str]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in main_keys:
+            pipe.hmget(key, [SCALAR_FIELDS["user_id"], SCALAR_FIELDS["email"]])
+        owned = set()
+        for key, (user_id, email) in zip(main_keys, pipe.execute(), strict=True):
+            if (user_id and user_id in users) or (email and email.lower() in emails):
+                owned.add(key[key.index("{") + 1 : key.index("}")])
+        return owned
+
+    def erase_profile(self, visitor_id: str) -> bool:
+        with _answering():
+            existed = bool(self.client.exists(self.key(visitor_id, "m")))
+            self.client.delete(*self.all_keys(visitor_id))
+        return existed
+
+    def unlink_user(self, user_id: str) -> bool:
+        with _answering():
+            # Two slots: two commands (a cluster refuses a cross-slot DEL).
+            removed: Any = self.client.delete(self.user_key(user_id))
+            legacy: Any = self.client.delete(self._legacy_user_key(user_id))
+        return bool(int(removed) + int(legacy))
+
+    def buffered_events(self, match: Callable[[EventRecord], bool]) -> list[EventRecord]:
+        with _answering():
+            return [record for _, _, record in self._stream_entries(match)]
+
+    def drop_buffered_events(self, match: Callable[[EventRecord], bool]) -> int:
+        dropped = 0
+        with _answering():
+            for stream, entry_id, _ in self._stream_entries(match):
+                # The worker skips an entry deleted while pending (XAUTOCLAIM gives None).
+                deleted: Any = self.client.xdel(stream, entry_id)
+                dropped += int(deleted)
+        return dropped
+
+    def _stream_entries(
+        self, match: Callable[[EventRecord], bool]
+    ) -> Iterator[tuple[str, str, EventRecord]]:
+        """Every event waiting in (or drained but not yet trimmed from) the streams."""
+        for stream in self.streams:
+            start = "-"
+            while True:
+                entries: Any = self.client.xrange(stream, min=start, count=1000)
+                if not entries:
+                    break
+                for entry_id, fields in entries:
+                    raw = fields.get("e") if fields else None
+                    if raw is None:
+                        continue
+                    record = EventRecord.from_json(json.loads(raw))
+                    if match(record):
+                        yield stream, str(entry_id), record
+                start = f"({entries[-1][0]}"  # exclusive: after the last one read
 
     def iter_profiles(self, *, seen_since: float = 0.0) -> Iterator[Profile]:
         pattern = f"{self.prefix}:v:*:m"

@@ -218,6 +218,43 @@ class ProfileStoreContract:
         assert loaded.visit_count == 2
         assert store.visitor_for_user("7") == VID
 
+    # Privacy requests: find every profile of a person, erase it, unlink it.
+
+    def test_find_visitors_of_a_user(self, store: BaseProfileStore) -> None:
+        store.touch(VID, ctx())
+        store.link_user(VID, "7")
+        store.touch(OTHER, ctx())
+        assert store.find_visitors(user_ids=["7"]) == {VID}
+        assert store.find_visitors(user_ids=["8"]) == set()
+        assert store.find_visitors() == set()
+
+    def test_erase_profile(self, store: BaseProfileStore) -> None:
+        track(store, VID, "product_view", product_id=1, category="cats")
+        store.touch(OTHER, ctx())
+        assert store.erase_profile(VID) is True
+        assert store.load(VID) is None
+        assert store.erase_profile(VID) is False
+        assert store.load(OTHER) is not None
+
+    def test_unlink_and_erase_leave_no_profile_for_the_user(self, store: BaseProfileStore) -> None:
+        store.touch(VID, ctx())
+        store.link_user(VID, "7")
+        assert store.unlink_user("7") is True
+        store.erase_profile(VID)
+        assert all(store.load(v) is None for v in store.find_visitors(user_ids=["7"]))
+        assert store.unlink_user("8") is False
+
+    def test_events_are_logged_or_buffered_until_dropped(self, store: BaseProfileStore) -> None:
+        record = EventRecord(new_event_id(), VID, "page_view", {"path": "/"}, T0, 1)
+        store.apply(VID, [], [record])
+        alias = personalize_settings.DATABASE_ALIAS
+        logged = Event.objects.using(alias).filter(event_id=record.event_id).exists()
+        mine = store.buffered_events(lambda r: r.visitor_id == VID)
+        assert logged or mine == [record]
+        assert store.buffered_events(lambda r: r.visitor_id == OTHER) == []
+        assert store.drop_buffered_events(lambda r: r.visitor_id == VID) == len(mine)
+        assert store.buffered_events(lambda r: r.visitor_id == VID) == []
+
     def test_iter_profiles(self, store: BaseProfileStore) -> None:
         store.touch(VID, ctx(T0))
         store.touch(OTHER, ctx(T0 + 100))

@@ -60,6 +60,12 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
+#: Logged by the server when a browser's anonymous profile is merged into a user's
+#: (``props["from"]``: the merged visitor id). Not in :data:`EVENTS`, so no client can
+#: report one: privacy requests trust it to find every device a user ever had.
+MERGE_EVENT = "visitor_merged"
+
+
 # Prop validators -------------------------------------------------------------
 
 
