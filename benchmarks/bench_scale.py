@@ -60,8 +60,9 @@ worker's ``replayed N deferred profile change(s)`` lines). Then, for every visit
 The machine's CPUs are shared with whatever else runs on it: before each run the
 script measures how many CPUs other work keeps busy (``--quiet-below`` waits, up to
 ``--quiet-wait`` seconds, for that to drop), and reports the CPU time gunicorn spent per
-request, the figure least moved by other work. ``--rounds`` repeats the process
-counts, every other round in reverse order, and reports medians.
+request, the figure least moved by other work. A round runs every target at one
+process count, then at the next, so a drift in the machine's load touches the targets
+alike; ``--rounds`` repeats it, every other round in reverse order, and reports medians.
 
 Structure: a ``Target`` is where the app servers keep profiles and events, with the
 environment the servers get and the settings this script reads profiles and the
@@ -1135,16 +1136,17 @@ def main() -> None:
         print(f"  {len(plan['categories'])} categories, {len(plan['products'])} products")
         results = []
         for round_ in range(args.rounds):
-            # Every other round backwards, so that a drift in the machine's load does not
-            # favour the process counts that always come first.
-            order = args.processes if round_ % 2 == 0 else args.processes[::-1]
-            for target in targets:
-                environ = os.environ | target.environ | common
-                with target.active():
-                    for processes in order:
+            # Every target for one process count, then the next count: a drift in the
+            # machine's load touches the targets alike. Every other round backwards, so
+            # that it does not favour what always comes first.
+            forward = round_ % 2 == 0
+            for processes in args.processes if forward else args.processes[::-1]:
+                for target in targets if forward else targets[::-1]:
+                    environ = os.environ | target.environ | common
+                    with target.active():
                         result = run(target, processes, args, environ, plan, Path(scratch))
-                        result.round = round_ + 1
-                        results.append(result)
+                    result.round = round_ + 1
+                    results.append(result)
         results.sort(
             key=lambda r: (
                 [t.label for t in targets].index(r.target),
