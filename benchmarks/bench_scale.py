@@ -1,52 +1,72 @@
-"""Benchmark: the demo shop under gunicorn with 1, 2 and 4 processes on one Redis.
+"""Benchmark: the demo shop under gunicorn, 1 to 4 processes, on one Redis and a Redis Cluster.
 
-    .venv/bin/python benchmarks/bench_scale.py [--processes 1 2 4] [--concurrency 16]
-        [--visitors 400] [--warmup 48] [--seed 7] [--port PORT] [--rounds 1]
-        [--quiet-below CPUS] [--quiet-wait SECONDS]
+    .venv/bin/python benchmarks/bench_scale.py [--targets redis cluster] [--shards 1 3]
+        [--processes 1 2 4] [--concurrency 16] [--visitors 400] [--warmup 48] [--seed 7]
+        [--port PORT] [--rounds 1] [--quiet-below CPUS] [--quiet-wait SECONDS]
 
-Services, all of the benchmark's own and removed at the end:
+Services, all of the benchmark's own and removed at the end (on an error, Ctrl-C or
+SIGTERM too):
 
-* a private ``redis-server`` on a free port (``redis-server`` must be installed);
+* ``--targets redis``: a private ``redis-server`` on a free port;
+* ``--targets cluster``: a private Redis Cluster of three primaries (no replicas),
+  ``redis-server --cluster-enabled yes`` on three free ports whose cluster bus ports
+  (port + 10000) are free too, joined by ``redis-cli --cluster create``, its files in a
+  temporary directory; it is measured once per ``--shards`` count
+  (``PERSONALIZE_STREAM_SHARDS``: the event streams, each in a hash slot of its own);
 * a fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth), created,
   migrated and seeded small (``manage.py seed_demo --visitors 100 --months 1
   --customers 20``), dropped at the end.
 
-For each process count: ``gunicorn shop_demo.wsgi`` with that many sync workers
-(``DJANGO_DEBUG=0``, ``PERSONALIZE_STORE=redis``, ``DATABASE_CONN_MAX_AGE`` set so each
-worker keeps its connection) and one ``manage.py personalize_worker`` draining the
-stream. The load comes from a separate process (this script with ``load``): a fixed
-number of simulated visitors at a time, each with its own cookie jar and its own
-seeded random walk: a landing page (home, a category or a product), then categories,
-products and the home page (HTML GETs, tracked as page views), and now and then an
-add-to-cart POST as htmx sends it (the CSRF token taken from the product page). No
-think time: a visitor sends its next request when the previous one is answered.
-The first ``--warmup`` visitors warm the workers up and are not timed; the next
-``--visitors`` are. Every visitor's walk depends only on ``--seed`` and its number.
+``redis-server`` (and for the cluster ``redis-cli``) must be installed.
 
-Reported per process count: throughput (requests/s while every visitor slot was busy),
-p50/p95 latency, both as ratios to the 1-process run, the 5xx count, the worker's drain
-rate (events logged per second during the load) and the largest backlog it had. Then,
-once ``personalize_worker --check`` shows nothing unread and nothing pending, for every
-visitor (warm-up included):
+Each target (one Redis; the cluster with 1 stream shard, with 3...) is one column of
+the results. For each target and process count: ``gunicorn shop_demo.wsgi`` with that
+many sync workers (``DJANGO_DEBUG=0``, ``PERSONALIZE_STORE=redis``,
+``DATABASE_CONN_MAX_AGE`` set so each worker keeps its connection; on the cluster
+``PERSONALIZE_REDIS_CLUSTER=1``, ``PERSONALIZE_REDIS_URL`` one of its nodes and
+``PERSONALIZE_STREAM_SHARDS``) and one ``manage.py personalize_worker`` draining every
+stream shard, with the same environment. The load comes from a separate process (this
+script with ``load``): a fixed number of simulated visitors at a time, each with its
+own cookie jar and its own seeded random walk: a landing page (home, a category or a
+product), then categories, products and the home page (HTML GETs, tracked as page
+views), and now and then an add-to-cart POST as htmx sends it (the CSRF token taken
+from the product page). No think time: a visitor sends its next request when the
+previous one is answered. The first ``--warmup`` visitors warm the workers up and are
+not timed; the next ``--visitors`` are. Every visitor's walk depends only on
+``--seed`` and its number, so every run sends the same requests.
+
+Reported per target and process count: throughput (requests/s while every visitor
+slot was busy), p50/p95 latency, both as ratios to the 1-process run of the same
+target, the 5xx count, the worker's drain rate (events logged per second during the
+load: it keeps up, so this is the rate events arrive, and its CPU per event says how
+far it is from its limit), the largest backlog it had, and the events each stream
+shard received (with the cluster node serving it). Then the script waits (at most
+120 s, else it fails naming what is left) until ``personalize_worker --check`` shows
+nothing unread and nothing pending in any shard and the ``personalize_deferredchange``
+table is empty (requests served degraded while Redis was slow defer their profile
+changes there, and the worker replays them: the run reports how many, from the
+worker's ``replayed N deferred profile change(s)`` lines). Then, for every visitor
+(warm-up included):
 
 * events exactly once: the ``page_view`` rows of the visitor in the ``Event`` table
   equal the page views the load generator sent for it, with no ``event_id`` twice (and
   its ``add_to_cart`` rows equal the adds the shop accepted);
-* counters exact: ``pageviews_total`` of its profile, read with
-  ``RedisProfileStore.load``, equals the page views sent. A Redis call slower than
-  ``PERSONALIZE_REDIS_TIMEOUT`` opens the store's breaker (counted from the servers'
-  ``Redis profile store unavailable`` lines): the events of the requests it skips still
-  reach the log, their profile changes do not (a known limit, docs/deployment.md).
+* counters exact: ``pageviews_total`` of its profile, read with the target's
+  ``RedisProfileStore`` (a ``RedisCluster`` client on the cluster), equals the page
+  views sent. This must hold even when the store's breaker opened during the load
+  (counted from the servers' ``Redis profile store unavailable`` lines): the skipped
+  requests' changes come back through the deferred changes.
 
 The machine's CPUs are shared with whatever else runs on it: before each run the
 script measures how many CPUs other work keeps busy (``--quiet-below`` waits, up to
 ``--quiet-wait`` seconds, for that to drop), and reports the CPU time gunicorn spent per
-request, the figure least moved by other work. ``--rounds`` repeats the process
-counts, every other round in reverse order, and reports medians.
+request, the figure least moved by other work. A round runs every target at one
+process count, then at the next, so a drift in the machine's load touches the targets
+alike; ``--rounds`` repeats it, every other round in reverse order, and reports medians.
 
-Structure: a ``Target`` is where the app servers keep profiles and events (one column
-of the results); today there is one, a single Redis. A Redis Cluster target (a
-``--cluster-url`` option) is meant to be added beside ``single_redis()``.
+Structure: a ``Target`` is where the app servers keep profiles and events, with the
+environment the servers get and the settings this script reads profiles and the
+backlog with; ``single_redis()`` and ``redis_cluster()`` start and remove theirs.
 """
 
 from __future__ import annotations
@@ -110,16 +130,57 @@ class Target:
     how: str
     #: Environment the demo's settings read (PERSONALIZE_STORE, PERSONALIZE_REDIS_URL...).
     environ: dict[str, str]
+    #: The cluster's primaries, ``[]`` for a single server.
+    nodes: list[int] = field(default_factory=list)
 
-    def profile_store(self) -> Any:
-        """A store to read profiles back with, built from ``environ`` like the servers'."""
-        from django.utils.module_loading import import_string
+    @property
+    def shards(self) -> int:
+        return int(self.environ.get("PERSONALIZE_STREAM_SHARDS", "1"))
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """This process's Django settings as the servers' ``environ`` makes theirs.
+
+        ``personalize_worker --check`` and the profile reads then see this target; the
+        settings change resets the store (``personalize.signals``).
+        """
+        from django.test import override_settings
 
         from shop_demo.settings import _STORES
 
         store = self.environ["PERSONALIZE_STORE"]
-        cls = import_string(_STORES.get(store, store))
-        return cls(url=self.environ["PERSONALIZE_REDIS_URL"])
+        with override_settings(
+            PERSONALIZE_STORE=_STORES.get(store, store),
+            PERSONALIZE_REDIS_URL=self.environ["PERSONALIZE_REDIS_URL"],
+            PERSONALIZE_REDIS_CLUSTER=self.environ.get("PERSONALIZE_REDIS_CLUSTER") == "1",
+            PERSONALIZE_STREAM_SHARDS=self.shards,
+            # The servers keep the 50 ms default; this script's reads are not under test
+            # and must not fail because the machine is busy.
+            PERSONALIZE_REDIS_TIMEOUT=5.0,
+        ):
+            yield
+
+    def profile_store(self) -> Any:
+        """A store to read profiles back with (call under :meth:`active`)."""
+        from personalize.profiles.base import get_store
+
+        return get_store()
+
+
+def redis_version(url: str) -> str:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                info: Any = client.info("server")
+                return str(info["redis_version"])
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"no Redis answers at {url}")
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager
@@ -132,6 +193,121 @@ def single_redis() -> Iterator[Target]:
             how,
             {"PERSONALIZE_STORE": "redis", "PERSONALIZE_REDIS_URL": url},
         )
+
+
+def cluster_ports(count: int) -> list[int]:
+    """Free ports whose cluster bus port (port + 10000) is free too."""
+    import socket
+
+    ports: list[int] = []
+    held: list[socket.socket] = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            if port + 10000 > 65535:
+                continue
+            bus = socket.socket()
+            held.append(bus)
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+            ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+@contextlib.contextmanager
+def redis_cluster(shard_counts: list[int]) -> Iterator[list[Target]]:
+    """A private three-primary Redis Cluster; one target per stream shard count."""
+    for binary in ("redis-server", "redis-cli"):
+        if shutil.which(binary) is None:
+            sys.exit(f"bench_scale.py starts a Redis Cluster of its own: install {binary}.")
+    servers: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="pzcluster-") as directory:
+        try:
+            ports = cluster_ports(3)
+            for port in ports:
+                home = Path(directory) / str(port)
+                home.mkdir()
+                servers.append(
+                    subprocess.Popen(
+                        [
+                            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+                            *("--save", "", "--appendonly", "no", "--cluster-enabled", "yes"),
+                            *("--cluster-config-file", str(home / "nodes.conf")),
+                            *("--dir", str(home), "--logfile", str(home / "redis.log")),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        # Ctrl-C reaches this script alone; it stops the nodes itself.
+                        start_new_session=True,
+                    )
+                )
+            version = ", ".join(
+                sorted({redis_version(f"redis://127.0.0.1:{port}/0") for port in ports})
+            )
+            created = subprocess.run(
+                [
+                    *("redis-cli", "--cluster", "create"),
+                    *(f"127.0.0.1:{port}" for port in ports),
+                    *("--cluster-replicas", "0", "--cluster-yes"),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if created.returncode:
+                raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout}")
+            wait_for_cluster(ports)
+            url = f"redis://127.0.0.1:{ports[0]}/0"
+            how = f"a private Redis Cluster {version}, 3 primaries on 127.0.0.1:" + ", ".join(
+                map(str, ports)
+            )
+            yield [
+                Target(
+                    f"Redis Cluster, {shards} shard{'s' if shards > 1 else ''}",
+                    how,
+                    {
+                        "PERSONALIZE_STORE": "redis",
+                        "PERSONALIZE_REDIS_URL": url,
+                        "PERSONALIZE_REDIS_CLUSTER": "1",
+                        "PERSONALIZE_STREAM_SHARDS": str(shards),
+                    },
+                    nodes=ports,
+                )
+                for shards in shard_counts
+            ]
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+
+
+def wait_for_cluster(ports: list[int], timeout: float = 30) -> None:
+    """Until every node reports ``cluster_state:ok``."""
+    import redis
+
+    deadline = time.monotonic() + timeout
+    clients = [redis.Redis(port=port, decode_responses=True) for port in ports]
+    try:
+        while time.monotonic() < deadline:
+            states: list[Any] = [client.cluster("info") for client in clients]
+            if all(state.get("cluster_state") == "ok" for state in states):
+                return
+            time.sleep(0.1)
+    finally:
+        for client in clients:
+            client.close()
+    raise RuntimeError(f"the Redis Cluster on ports {ports} did not reach cluster_state:ok")
 
 
 # --- the load generator (a process of its own) -------------------------------------------
@@ -327,7 +503,9 @@ def load(plan_path: str, result_path: str) -> None:
 
 @dataclass
 class Result:
+    target: str
     processes: int
+    shards: int
     requests: int
     throughput: float
     p50_ms: float
@@ -351,6 +529,11 @@ class Result:
     #: Page views sent but missing from the profiles' ``pageviews_total``.
     uncounted: int
     breaker_trips: int
+    #: Deferred profile changes the worker replayed, and those it found applied already.
+    replayed: int
+    already_applied: int
+    #: Events logged per stream shard: (stream, cluster node port or 0, events).
+    per_shard: list[tuple[str, int, int]]
     notes: list[str] = field(default_factory=list)
     round: int = 1
 
@@ -359,6 +542,7 @@ class WorkerOutput:
     """Reads ``personalize_worker``'s batch lines: (time, events logged so far)."""
 
     LINE = re.compile(r"logged (\d+) events")
+    REPLAYED = re.compile(r"replayed (\d+) deferred profile change\(s\) \((\d+) had been")
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.points: list[tuple[float, int]] = [(time.monotonic(), 0)]
@@ -376,6 +560,11 @@ class WorkerOutput:
 
     def logged_at(self, moment: float) -> int:
         return max((n for t, n in self.points if t <= moment), default=0)
+
+    def replayed(self) -> tuple[int, int]:
+        """(deferred changes replayed, found applied already) over the worker's life."""
+        matches = [m for m in map(self.REPLAYED.search, list(self.lines)) if m]
+        return sum(int(m.group(1)) for m in matches), sum(int(m.group(2)) for m in matches)
 
 
 def cpu_times() -> tuple[int, int]:
@@ -442,19 +631,51 @@ def stop(process: subprocess.Popen[Any], name: str) -> None:
             process.wait()
 
 
-def check_line() -> tuple[str, int, int | None, int]:
-    """``personalize_worker --check``'s line and its numbers: (line, length, lag, pending)."""
+@dataclass
+class Backlog:
+    """What ``personalize_worker --check`` shows, summed over the stream shards."""
+
+    lines: list[str]
+    #: Entries not yet read (the stream's length when Redis cannot say).
+    unread: int
+    pending: int
+    #: Deferred profile changes waiting for replay.
+    deferred: int
+
+    @property
+    def empty(self) -> bool:
+        return self.unread == 0 and self.pending == 0 and self.deferred == 0
+
+
+CHECK_SHARD = re.compile(r"(\d+) in stream, (\d+|unknown) not yet read, (\d+) pending")
+CHECK_DEFERRED = re.compile(r"(\d+) deferred profile change\(s\) wait for replay")
+
+
+def check_backlog() -> Backlog:
+    """``personalize_worker --check`` (under the active target's settings), parsed."""
     from django.core.management import call_command
 
     out = io.StringIO()
-    with contextlib.suppress(Exception):  # exits 1 (CommandError) while events wait
-        call_command("personalize_worker", check=True, stdout=out, stderr=io.StringIO())
-    line = out.getvalue().splitlines()[0] if out.getvalue() else ""
-    match = re.search(r"(\d+) in stream, (\d+|unknown) not yet read, (\d+) pending", line)
-    if not match:
+    # The command takes SIGINT and SIGTERM over when run in the main thread: keep ours.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with contextlib.suppress(Exception):  # exits 1 (CommandError) while events wait
+            call_command("personalize_worker", check=True, stdout=out, stderr=io.StringIO())
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+    lines = out.getvalue().splitlines()
+    shards = [m for m in map(CHECK_SHARD.search, lines) if m]
+    deferred = next((m for m in map(CHECK_DEFERRED.search, lines) if m), None)
+    if not shards or deferred is None:
         raise RuntimeError(f"unexpected personalize_worker --check output: {out.getvalue()!r}")
-    lag = None if match.group(2) == "unknown" else int(match.group(2))
-    return line, int(match.group(1)), lag, int(match.group(3))
+    return Backlog(
+        lines=[line for line in lines if line != "healthy"],
+        unread=sum(int(m.group(1) if m.group(2) == "unknown" else m.group(2)) for m in shards),
+        pending=sum(int(m.group(3)) for m in shards),
+        deferred=int(deferred.group(1)),
+    )
 
 
 def run(
@@ -465,9 +686,10 @@ def run(
     plan: dict[str, Any],
     scratch: Path,
 ) -> Result:
+    from django.db import connections
     from django.db.models import Count, Q
 
-    from personalize.models import Event
+    from personalize.models import DeferredChange, Event
 
     port = args.port or free_port()
     server_log = scratch / f"gunicorn-{processes}-{time.monotonic_ns()}.log"
@@ -500,7 +722,7 @@ def run(
             "manage.py",
             "personalize_worker",
             "--consumer",
-            f"bench-{processes}",
+            f"bench-{processes}-{target.shards}",
             "--status-every",
             "0",
         ],
@@ -528,10 +750,13 @@ def run(
         sampling = threading.Event()
 
         def sample_backlog() -> None:
-            while not sampling.wait(0.5):
-                with contextlib.suppress(RuntimeError):
-                    _, length, lag, pending = check_line()
-                    backlog.append((length if lag is None else lag) + pending)
+            try:
+                while not sampling.wait(0.5):
+                    with contextlib.suppress(RuntimeError):
+                        seen = check_backlog()
+                        backlog.append(seen.unread + seen.pending)
+            finally:
+                connections.close_all()  # this thread's own database connection
 
         sampler = threading.Thread(target=sample_backlog, daemon=True)
         sampler.start()
@@ -554,16 +779,25 @@ def run(
         sampler.join()
         outcome = json.loads(result_path.read_text())
 
-        # Wait for the worker to log everything the load put in the stream.
+        # Wait for the worker to log everything the load put in the streams and to
+        # replay every deferred profile change (it looks every --claim-interval, 5 s,
+        # at changes at least 2 s old): only then must the counters be exact.
         while True:
-            line, length, lag, pending = check_line()
-            if (lag if lag is not None else length) == 0 and pending == 0:
+            seen = check_backlog()
+            rows = DeferredChange.objects.count()
+            if seen.empty and rows == 0:
                 break
             if time.monotonic() - load_ended > 120:
-                raise RuntimeError(f"the worker did not drain the stream in 120 s: {line}")
+                raise RuntimeError(
+                    "120 s after the load the worker has not drained the streams and "
+                    f"replayed the deferred changes ({rows} rows in personalize_deferredchange;"
+                    " personalize_worker --check: " + " | ".join(seen.lines) + ")"
+                )
             time.sleep(0.2)
         drained_after = time.monotonic() - load_ended
-        print(f"  drained {drained_after:.1f} s after the load: {line}")
+        print(f"  drained and replayed {drained_after:.1f} s after the load:")
+        for line in seen.lines:
+            print(f"    {line}")
     finally:
         stop(worker, "personalize_worker")
         stop(server, "gunicorn")
@@ -623,9 +857,24 @@ def run(
             notes.append(
                 f"pageviews_total of {visitor_id}: {counted}, sent {visitor['page_views']}"
             )
+    # Which shard each visitor's events went to, and which node serves that shard.
+    shard_events = dict.fromkeys(store.streams, 0)
+    for visitor_id in by_id:
+        shard_events[store.stream_for(visitor_id)] += logged.get(visitor_id, {"rows": 0})["rows"]
+    per_shard = [
+        (
+            stream,
+            int(store.client.get_node_from_key(stream).port) if target.nodes else 0,
+            count,
+        )
+        for stream, count in shard_events.items()
+    ]
+    replayed, already_applied = drained.replayed()
     server_text = server_log.read_text()
     result = Result(
+        target=target.label,
         processes=processes,
+        shards=target.shards,
         requests=len(samples),
         throughput=in_window / (full_until - start),
         p50_ms=statistics.median(latencies),
@@ -648,6 +897,9 @@ def run(
         counters_exact=counters_exact,
         uncounted=uncounted,
         breaker_trips=server_text.count("Redis profile store unavailable"),
+        replayed=replayed,
+        already_applied=already_applied,
+        per_shard=per_shard,
         notes=notes,
     )
     print(
@@ -663,8 +915,10 @@ def run(
         f"  {result.visitors} visitors ({result.page_views} page views, {result.adds} adds to "
         f"cart): events exactly once {result.events_exact}, counters exact "
         f"{result.counters_exact} ({result.uncounted} page views uncounted); Redis breaker "
-        f"trips {result.breaker_trips}"
+        f"trips {result.breaker_trips}; deferred profile changes replayed {result.replayed} "
+        f"({result.already_applied} found applied already)"
     )
+    print("  events per stream shard: " + shard_text(result))
     print(
         f"  CPU: {result.machine_busy:.2f} of {os.cpu_count()} busy during the load; gunicorn "
         f"{result.server_cpu_ms:.1f} ms a request, personalize_worker "
@@ -707,41 +961,82 @@ def prepare(environ: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def report(target: Target, results: list[Result], processes: list[int]) -> None:
-    rounds = len(results) // len(processes)
-    print(f"\n{target.label} ({target.how}), {os.cpu_count()} CPUs, {rounds} round(s):\n")
-    print(
-        "| round | processes | requests/s | p50 ms | p95 ms | 5xx | gunicorn CPU ms/request "
-        "| CPUs busy (before) | worker events/s | max backlog | events exactly once "
-        "| counters exact (page views uncounted) |"
+def shard_text(result: Result) -> str:
+    total = sum(count for _, _, count in result.per_shard) or 1
+    return ", ".join(
+        f"{stream} {count} ({count / total:.0%}" + (f", node :{port})" if port else ")")
+        for stream, port, count in result.per_shard
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|")
+
+
+def report(targets: list[Target], results: list[Result], processes: list[int]) -> None:
+    rounds = len(results) // (len(processes) * len(targets))
+    print(f"\n{os.cpu_count()} CPUs, {rounds} round(s). Targets:")
+    for target in targets:
+        print(f"* {target.label}: {target.how}")
+    print(
+        "\n| target | round | processes | requests/s | p50 ms | p95 ms | 5xx "
+        "| gunicorn CPU ms/request | CPUs busy (before) | worker events/s | max backlog "
+        "| events exactly once | counters exact (page views uncounted) | breaker trips "
+        "| deferred replayed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|---:|---:|")
     for r in results:
         print(
-            f"| {r.round} | {r.processes} | {r.throughput:.1f} | {r.p50_ms:.0f} "
+            f"| {r.target} | {r.round} | {r.processes} | {r.throughput:.1f} | {r.p50_ms:.0f} "
             f"| {r.p95_ms:.0f} | {r.server_errors} | {r.server_cpu_ms:.1f} "
             f"| {r.machine_busy:.2f} ({r.background:.2f}) | {r.drain_rate:.0f} | {r.max_backlog} "
-            f"| {r.events_exact}/{r.visitors} | {r.counters_exact}/{r.visitors} ({r.uncounted}) |"
+            f"| {r.events_exact}/{r.visitors} | {r.counters_exact}/{r.visitors} ({r.uncounted}) "
+            f"| {r.breaker_trips} | {r.replayed} |"
         )
 
-    def median(count: int, name: str) -> float:
-        return statistics.median(getattr(r, name) for r in results if r.processes == count)
+    def median(target: Target, count: int, name: str) -> float:
+        return float(
+            statistics.median(
+                getattr(r, name)
+                for r in results
+                if r.target == target.label and r.processes == count
+            )
+        )
 
     one = processes[0]
-    print(f"\nMedians over the rounds, ratios to {one} process(es):\n")
+    print(f"\nMedians over the rounds, ratios to {one} process(es) on the same target:\n")
     print(
-        "| gunicorn processes | requests/s | x | p50 ms | x | p95 ms | x | 5xx | worker events/s |"
+        "| target | gunicorn processes | requests/s | x | p50 ms | x | p95 ms | x | 5xx "
+        "| worker events/s | max backlog | events exactly once | counters exact |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for count in processes:
-        row = [median(count, name) for name in ("throughput", "p50_ms", "p95_ms")]
-        base = [median(one, name) for name in ("throughput", "p50_ms", "p95_ms")]
-        errors = sum(r.server_errors for r in results if r.processes == count)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for target in targets:
+        for count in processes:
+            row = [median(target, count, name) for name in ("throughput", "p50_ms", "p95_ms")]
+            base = [median(target, one, name) for name in ("throughput", "p50_ms", "p95_ms")]
+            runs = [r for r in results if r.target == target.label and r.processes == count]
+            print(
+                f"| {target.label} | {count} | {row[0]:.1f} | {row[0] / base[0]:.2f} "
+                f"| {row[1]:.0f} | {row[1] / base[1]:.2f} | {row[2]:.0f} "
+                f"| {row[2] / base[2]:.2f} | {sum(r.server_errors for r in runs)} "
+                f"| {median(target, count, 'drain_rate'):.0f} "
+                f"| {max(r.max_backlog for r in runs)} "
+                f"| {sum(r.events_exact for r in runs)}/{sum(r.visitors for r in runs)} "
+                f"| {sum(r.counters_exact for r in runs)}/{sum(r.visitors for r in runs)} |"
+            )
+    clustered = [t for t in targets if t.nodes]
+    if clustered:
+        print("\nThe worker per stream shard count on the cluster (medians over the rounds):\n")
         print(
-            f"| {count} | {row[0]:.1f} | {row[0] / base[0]:.2f} | {row[1]:.0f} "
-            f"| {row[1] / base[1]:.2f} | {row[2]:.0f} | {row[2] / base[2]:.2f} | {errors} "
-            f"| {median(count, 'drain_rate'):.0f} |"
+            "| shards | gunicorn processes | worker events/s | worker CPU ms/event "
+            "| max backlog | drained and replayed after the load, s | events per shard (node) |"
         )
+        print("|---:|---:|---:|---:|---:|---:|---|")
+        for target in clustered:
+            for count in processes:
+                runs = [r for r in results if r.target == target.label and r.processes == count]
+                print(
+                    f"| {target.shards} | {count} | {median(target, count, 'drain_rate'):.0f} "
+                    f"| {median(target, count, 'worker_cpu_ms'):.2f} "
+                    f"| {max(r.max_backlog for r in runs)} "
+                    f"| {median(target, count, 'drained_after'):.1f} | {shard_text(runs[0])} |"
+                )
     bad = [
         r
         for r in results
@@ -750,7 +1045,15 @@ def report(target: Target, results: list[Result], processes: list[int]) -> None:
         or r.events_exact != r.visitors
         or r.counters_exact != r.visitors
     ]
-    print("\nCorrectness: " + ("FAILED for " + str([r.processes for r in bad]) if bad else "ok"))
+    print(
+        "\nCorrectness: "
+        + ("FAILED for " + str([(r.target, r.processes) for r in bad]) if bad else "ok")
+    )
+
+
+def stopped(signum: int, frame: Any) -> None:
+    print("SIGTERM: stopping, removing the servers and the scratch database", file=sys.stderr)
+    sys.exit(128 + signum)
 
 
 def main() -> None:
@@ -758,7 +1061,27 @@ def main() -> None:
         load(sys.argv[2], sys.argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=("redis", "cluster"),
+        default=["redis", "cluster"],
+        help="one Redis, a private 3-primary Redis Cluster, or both (default both)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        nargs="+",
+        default=[1, 3],
+        help="PERSONALIZE_STREAM_SHARDS values to run the cluster with (default 1 3)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4],
+        help="gunicorn worker process counts (default 1 2 4)",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="visitors at a time")
     parser.add_argument("--visitors", type=int, default=400, help="timed visitors per run")
     parser.add_argument("--warmup", type=int, default=48, help="untimed visitors first")
@@ -777,15 +1100,21 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: free)")
     args = parser.parse_args()
+    if any(shards < 1 for shards in args.shards):
+        parser.error("--shards: every count must be 1 or more")
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    # SIGTERM unwinds like Ctrl-C, so the servers and the database are removed.
+    signal.signal(signal.SIGTERM, stopped)
 
-    with (
-        scratch_database(postgres=True) as database_url,
-        single_redis() as target,
-        tempfile.TemporaryDirectory(prefix="pzscale-") as scratch,
-    ):
-        environ = os.environ | target.environ
-        environ |= {
+    with contextlib.ExitStack() as services:
+        database_url = services.enter_context(scratch_database(postgres=True))
+        targets: list[Target] = []
+        if "redis" in args.targets:
+            targets.append(services.enter_context(single_redis()))
+        if "cluster" in args.targets:
+            targets += services.enter_context(redis_cluster(list(dict.fromkeys(args.shards))))
+        scratch = services.enter_context(tempfile.TemporaryDirectory(prefix="pzscale-"))
+        common = {
             "DJANGO_SETTINGS_MODULE": "shop_demo.settings",
             "DATABASE_URL": database_url,
             "DJANGO_DEBUG": "0",
@@ -793,10 +1122,12 @@ def main() -> None:
             "DATABASE_CONN_MAX_AGE": "600",
             "PYTHONUNBUFFERED": "1",
         }
-        setup_django(database_url, **{k: environ[k] for k in target.environ})
+        # This process's settings follow each target in turn (Target.active).
+        setup_django(database_url, **targets[0].environ)
         print(versions("scratch database on 127.0.0.1:5432"))
-        print(f"Redis: {target.how}.")
-        plan = prepare(environ) | {
+        for target in targets:
+            print(f"{target.label}: {target.how}.")
+        plan = prepare(os.environ | targets[0].environ | common) | {
             "concurrency": args.concurrency,
             "visitors": args.visitors,
             "warmup": args.warmup,
@@ -805,15 +1136,25 @@ def main() -> None:
         print(f"  {len(plan['categories'])} categories, {len(plan['products'])} products")
         results = []
         for round_ in range(args.rounds):
-            # Every other round backwards, so that a drift in the machine's load does not
-            # favour the process counts that always come first.
-            order = args.processes if round_ % 2 == 0 else args.processes[::-1]
-            for processes in order:
-                result = run(target, processes, args, environ, plan, Path(scratch))
-                result.round = round_ + 1
-                results.append(result)
-        results.sort(key=lambda r: (args.processes.index(r.processes), r.round))
-        report(target, results, args.processes)
+            # Every target for one process count, then the next count: a drift in the
+            # machine's load touches the targets alike. Every other round backwards, so
+            # that it does not favour what always comes first.
+            forward = round_ % 2 == 0
+            for processes in args.processes if forward else args.processes[::-1]:
+                for target in targets if forward else targets[::-1]:
+                    environ = os.environ | target.environ | common
+                    with target.active():
+                        result = run(target, processes, args, environ, plan, Path(scratch))
+                    result.round = round_ + 1
+                    results.append(result)
+        results.sort(
+            key=lambda r: (
+                [t.label for t in targets].index(r.target),
+                args.processes.index(r.processes),
+                r.round,
+            )
+        )
+        report(targets, results, args.processes)
 
 
 if __name__ == "__main__":
