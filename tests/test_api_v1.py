@@ -18,6 +18,9 @@ from personalize.api.models import ApiKey
 from personalize.conf import settings
 from personalize.models import Event
 from personalize.profiles.base import BaseProfileStore, StoreUnavailable, get_store
+from personalize.profiles.profile import Profile
+from personalize.tracking.context import VisitContext
+from personalize.tracking.events import EventRecord, event_ops, new_event_id
 from personalize.tracking.server import (
     Identity,
     derived_visitor_id,
@@ -164,6 +167,28 @@ def test_a_resent_batch_with_one_new_event_applies_only_that_one(store: BaseProf
 
 
 # Identities -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_an_email_batch_lands_on_the_visitor_who_identified_on_the_site(
+    store: BaseProfileStore,
+) -> None:
+    if type(store).visitor_for_email is BaseProfileStore.visitor_for_email:
+        pytest.skip("this third-party store has no email lookup (the safe default)")
+    site = "cd" * 16
+    identify = EventRecord(new_event_id(), site, "identify", {"email": "Bea@Example.com"}, 1e9)
+    store.touch(site, VisitContext(now=1e9))
+    store.apply(site, event_ops(Profile(visitor_id=site), "identify",
+                                {"email": "bea@example.com"}, 1e9), [identify])  # fmt: skip
+    assert store.visitor_for_email("bea@example.com") == site
+    answer = send(
+        {"email": "BEA@example.com",
+         "events": [{"event_id": "b1", "name": "search", "props": {"query": "bed"}}]},
+        make_key("events:write"),
+    )  # fmt: skip
+    assert answer.status_code == 200 and answer.json()["visitor_id"] == site
+    profile = store.load(site)
+    assert profile is not None and set(profile.searches) == {"bed"}
 
 
 @pytest.mark.django_db

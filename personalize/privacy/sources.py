@@ -111,18 +111,32 @@ class ProfileSource:
                 links.append({"user_id": user_id, "visitor_id": visitor_id})
         return links
 
+    def _email_links(self, person: Person) -> list[dict[str, Any]]:
+        store = get_store()
+        links = []
+        for email in sorted(person.emails):
+            visitor_id = store.visitor_for_email(email)
+            if visitor_id:
+                links.append({"email": email, "visitor_id": visitor_id})
+        return links
+
     def count(self, person: Person) -> Counts:
         return {k: len(v) for k, v in self.export(person).items()}
 
     def export(self, person: Person) -> Records:
-        return {"profiles": self._profiles(person), "user_links": self._links(person)}
+        return {
+            "profiles": self._profiles(person),
+            "user_links": self._links(person),
+            "email_links": self._email_links(person),
+        }
 
     def erase(self, person: Person) -> Counts:
         store = get_store()
         # Links first: a link must never point at a profile that is already gone.
         links = sum(store.unlink_user(user_id) for user_id in sorted(person.user_ids))
+        email_links = sum(store.unlink_email(email) for email in sorted(person.emails))
         profiles = sum(store.erase_profile(v) for v in sorted(person.visitor_ids))
-        return {"profiles": profiles, "user_links": links}
+        return {"profiles": profiles, "user_links": links, "email_links": email_links}
 
 
 # What may stand right before an email's local part, or right after its domain, in a

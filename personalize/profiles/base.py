@@ -182,6 +182,11 @@ class BaseProfileStore:
         """
         return self.visitor_for_user(user_id) is not None
 
+    def unlink_email(self, email: str) -> bool:
+        """Remove the link from ``email`` to its profile; whether there was one. Like
+        :meth:`unlink_user`: by default the email lives in the profile only."""
+        return self.visitor_for_email(email) is not None
+
     def buffered_events(self, match: Callable[[EventRecord], bool]) -> list[EventRecord]:
         """Events the store holds that have not reached the database log yet (an event
         stream), those for which ``match`` is true. ``[]`` when :meth:`apply` writes

@@ -14,6 +14,7 @@ Redis Cluster slot)::
     pz:v:{V}:ap     zset   ids of the change batches applied in the last 10 minutes
                            (see profiles.backlog: deferred changes apply exactly once)
     pz:v:{V}:rl     zset   reported events accepted in the last minute (rate limit)
+    pz:email:{<e>}  string the visitor id that last identified with email e (lower case)
     pz:user:{<id>}  string the visitor id holding a user's profile (``pz:user:<id>``
                     before hash tags, still read on single servers)
     pz:events       stream events waiting for ``personalize_worker``; with
@@ -335,6 +336,10 @@ class RedisProfileStore(BaseProfileStore):
         # A hash tag of its own: the key's slot never depends on what a user id contains.
         return f"{self.prefix}:user:{{{user_id}}}"
 
+    def email_key(self, email: str) -> str:
+        """The link from an identified email to its visitor (``visitor_for_email``)."""
+        return f"{self.prefix}:email:{{{email.strip().lower()}}}"
+
     def _legacy_user_key(self, user_id: str) -> str:
         return f"{self.prefix}:user:{user_id}"  # before hash tags (single servers only)
 
@@ -435,6 +440,8 @@ class RedisProfileStore(BaseProfileStore):
                 # execute_command: a cluster pipeline refuses its evalsha() method, but
                 # routes EVALSHA by its keys like any other command.
                 pipe.execute_command("EVALSHA", _APPLY.sha, *script_args)
+                for email in _emails_set(ops):
+                    pipe.set(self.email_key(email), visitor_id, ex=self.ttl)
             cap = settings.STREAM_MAXLEN
             for event in streamed:
                 pipe.xadd(
@@ -474,6 +481,8 @@ class RedisProfileStore(BaseProfileStore):
             self.breaker.check()
             args = self._apply_args(visitor_id, batch_id, ops)
             applied: Any = _APPLY(self.client, args[1 : 1 + args[0]], args[1 + args[0] :])
+            for email in _emails_set(ops):
+                self.client.set(self.email_key(email), visitor_id, ex=self.ttl)
         except ERRORS as exc:
             raise self.breaker.failed(exc) from exc
         return bool(applied)
@@ -660,6 +669,8 @@ class RedisProfileStore(BaseProfileStore):
         pipe.execute()
         if profile.user_id:
             self.client.set(self.user_key(profile.user_id), profile.visitor_id, ex=self.ttl)
+        if profile.email:
+            self.client.set(self.email_key(profile.email), profile.visitor_id, ex=self.ttl)
 
     def all_keys(self, visitor_id: str) -> list[str]:
         """Every key named after the visitor: the profile, its applied-batch marks and
@@ -726,6 +737,18 @@ class RedisProfileStore(BaseProfileStore):
             existed = bool(self.client.exists(self.key(visitor_id, "m")))
             self.client.delete(*self.all_keys(visitor_id))
         return existed
+
+    def visitor_for_email(self, email: str) -> str | None:
+        # The latest visitor to identify with the email (a capture form, identify(),
+        # a server-to-server batch): written with the change that set the email.
+        with _answering():
+            value: Any = self.client.get(self.email_key(email))
+        return str(value) if value else None
+
+    def unlink_email(self, email: str) -> bool:
+        with _answering():
+            removed: Any = self.client.delete(self.email_key(email))
+        return bool(int(removed))
 
     def unlink_user(self, user_id: str) -> bool:
         with _answering():
@@ -799,10 +822,17 @@ class RedisProfileStore(BaseProfileStore):
             self._queue_save(pipe, profile)
             if profile.user_id:
                 pipe.set(self.user_key(profile.user_id), profile.visitor_id, ex=self.ttl)
+            if profile.email:
+                pipe.set(self.email_key(profile.email), profile.visitor_id, ex=self.ttl)
             if count % 200 == 0:
                 pipe.execute()
         pipe.execute()
         write_events(events, using=settings.DATABASE_ALIAS)
+
+
+def _emails_set(ops: list[ProfileOp]) -> list[str]:
+    """The emails these ops give the profile (an ``identify``)."""
+    return [str(op.value) for op in ops if op.kind == "set" and op.name == "email" and op.value]
 
 
 def _arg(value: Any) -> str:
