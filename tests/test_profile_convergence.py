@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
@@ -36,6 +35,7 @@ import redis
 from django.conf import settings
 
 from tests.conftest import _need, free_port
+from tests.redis_process import RedisProcess, wait_for
 from tests.test_demo_postgres_load import _manage, demo_database  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,50 +47,6 @@ SHOPPERS = 24
 PAGES_EACH = 14
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
-
-
-class RedisWithAOF:
-    """A redis-server on a fixed port and directory, persisted by an AOF fsynced per write."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        _until(lambda: _pings(client), 20, "redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False  # refused, or still loading its AOF
-
-
-def _until(predicate: Callable[[], bool], seconds: float, message: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(message)
-        time.sleep(0.1)
 
 
 @dataclass
@@ -167,7 +123,7 @@ def test_profiles_converge_after_redis_is_killed_under_load(
     import shutil
 
     _need(shutil.which("redis-server") is not None, "redis-server binary")
-    server = RedisWithAOF(tmp_path / "redis")
+    server = RedisProcess(tmp_path / "redis", aof=True)
     server.directory.mkdir()
     server.start()
     db_url = urlsplit(settings.POSTGRES_URL)._replace(path=f"/{demo_database}").geturl()
@@ -225,7 +181,7 @@ def test_profiles_converge_after_redis_is_killed_under_load(
     outage = threading.Event()
     try:
         for port in ports:
-            _until(lambda port=port: _answers(port), 60, f"runserver on {port} did not start")
+            wait_for(lambda port=port: _answers(port), 60, f"runserver on {port} did not start")
 
         def chaos() -> None:
             time.sleep(3)
@@ -251,7 +207,7 @@ def test_profiles_converge_after_redis_is_killed_under_load(
             group = client.xinfo_groups(f"{PREFIX}:events")
             return all(int(g["pending"]) == 0 and int(g.get("lag") or 0) == 0 for g in group)
 
-        _until(converged, 90, "the worker did not drain the stream and the deferred changes")
+        wait_for(converged, 90, "the worker did not drain the stream and the deferred changes")
     finally:
         for process in processes:
             process.terminate()

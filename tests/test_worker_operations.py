@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from django.db import connections
 from personalize.models import Event
 from personalize.tracking.worker import GROUP
 from tests.conftest import _need, free_port
+from tests.redis_process import RedisProcess, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "pzops"
@@ -39,65 +40,18 @@ pytestmark = [
 ]
 
 
-class RedisServer:
-    """A redis-server on a fixed port that a test can kill and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> redis.Redis:
-        binary = "redis-server"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url, decode_responses=True)
-        _wait(lambda: _pings(client), 10, "redis-server did not start")
-        return client
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
-def _wait(predicate: Callable[[], bool], seconds: float, message: str) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > seconds:
-            pytest.fail(message)
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     import shutil
 
     _need(shutil.which("redis-server") is not None, "redis-server binary")
-    server = RedisServer(tmp_path)
+    server = RedisProcess(tmp_path)
     yield server
     server.kill()
 
 
 @pytest.fixture
-def worker_env(redis_server: RedisServer) -> dict[str, str]:
+def worker_env(redis_server: RedisProcess) -> dict[str, str]:
     if "postgres" not in connections.databases:
         _need(False, "PostgreSQL")
     db = connections["postgres"].settings_dict
@@ -140,7 +94,7 @@ def _logged() -> int:
 
 
 def test_default_worker_survives_an_idle_stream_and_a_redis_restart(
-    redis_server: RedisServer, worker_env: dict[str, str], tmp_path: Path
+    redis_server: RedisProcess, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     client = redis_server.start()
     log = tmp_path / "worker.log"
@@ -151,14 +105,14 @@ def test_default_worker_survives_an_idle_stream_and_a_redis_restart(
         assert worker.poll() is None, log.read_text()
 
         first = _events(client, 0, 100)
-        _wait(lambda: _logged() == 100, 20, "the first 100 events were not drained")
+        wait_for(lambda: _logged() == 100, 20, "the first 100 events were not drained")
 
         redis_server.kill()  # the stream and the consumer group die with it
         time.sleep(2)
         assert worker.poll() is None, log.read_text()
         client = redis_server.start()
         second = _events(client, 100, 200)
-        _wait(lambda: _logged() == 300, 60, "events after the restart were not drained")
+        wait_for(lambda: _logged() == 300, 60, "events after the restart were not drained")
         assert worker.poll() is None, log.read_text()
 
         worker.send_signal(signal.SIGTERM)
@@ -177,13 +131,13 @@ def test_default_worker_survives_an_idle_stream_and_a_redis_restart(
 
 
 def test_a_surviving_worker_drains_a_dead_workers_pending_entries(
-    redis_server: RedisServer, worker_env: dict[str, str], tmp_path: Path
+    redis_server: RedisProcess, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     client = redis_server.start()
     log = tmp_path / "survivor.log"
     survivor = _start_worker(worker_env, log, "--min-idle-ms", "2000")
     try:
-        _wait(lambda: _group_exists(client), 20, "the survivor did not create its group")
+        wait_for(lambda: _group_exists(client), 20, "the survivor did not create its group")
         # A worker that read 100 entries and died before acknowledging them. The add
         # and the read run as one transaction, so the survivor (blocked on new
         # entries) never sees them as new: only its periodic claim can recover them.
@@ -200,7 +154,7 @@ def test_a_surviving_worker_drains_a_dead_workers_pending_entries(
         assert pending["pending"] == 100
 
         # min-idle 2 s plus one claim interval (5 s by default), plus slack.
-        waited = _wait(lambda: _logged() == 100, 15, "the dead worker's entries stayed pending")
+        waited = wait_for(lambda: _logged() == 100, 15, "the dead worker's entries stayed pending")
         assert waited <= 2 + 5 + 3
         assert survivor.poll() is None, log.read_text()
         pending = client.xpending(STREAM, GROUP)
@@ -220,7 +174,7 @@ def _group_exists(client: redis.Redis) -> bool:
 
 
 def test_check_reports_backlog_and_fails_when_nothing_drains(
-    redis_server: RedisServer, worker_env: dict[str, str]
+    redis_server: RedisProcess, worker_env: dict[str, str]
 ) -> None:
     client = redis_server.start()
 
@@ -263,7 +217,7 @@ def test_a_worker_started_before_its_cluster_waits_for_it(
     log = tmp_path / "waiting.log"
     worker = _start_worker(env, log)
     try:
-        _wait(lambda: log.read_text().count("retrying in") >= 2, 20, "no retry was logged")
+        wait_for(lambda: log.read_text().count("retrying in") >= 2, 20, "no retry was logged")
         assert worker.poll() is None, log.read_text()
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0, log.read_text()

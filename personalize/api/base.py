@@ -29,34 +29,30 @@ from rest_framework.views import APIView, exception_handler
 from personalize.api.auth import ApiKeyAuthentication, ApiKeyRateThrottle, request_key
 
 
-class JSONOnly(BaseContentNegotiation):
-    """The API speaks JSON only, whatever the Accept header (browsers send text/html)."""
+class AnswersJSON:
+    """Content negotiation whose answer is the view's (JSON) renderer whatever the
+    Accept header says (browsers send text/html)."""
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class JSONOnly(AnswersJSON, BaseContentNegotiation):
+    """The API speaks JSON only: the first parser reads any body (text/plain beacons)."""
 
     def select_parser(self, request: Request, parsers: Any) -> Any:
         return parsers[0] if parsers else None
 
-    def select_renderer(
-        self,
-        request: Request,
-        renderers: Iterable[BaseRenderer],
-        format_suffix: str | None = None,
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
 
-
-class JSONBodiesOnly(DefaultContentNegotiation):
+class JSONBodiesOnly(AnswersJSON, DefaultContentNegotiation):
     """Bodies are parsed by their ``Content-Type`` (anything but JSON is a 415); the
     answer is JSON whatever the Accept header."""
-
-    def select_renderer(
-        self,
-        request: Request,
-        renderers: Iterable[BaseRenderer],
-        format_suffix: str | None = None,
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
 
 
 class BoundedJSONParser(JSONParser):

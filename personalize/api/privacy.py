@@ -134,7 +134,9 @@ ERRORS = {
         **ERRORS,
     },
 )
-class PrivacyExportView(KeyProtectedView):
+class PrivacyRequestView(KeyProtectedView):
+    """One privacy request: validate the body, run it, answer; never cached."""
+
     permission_classes = [HasScope(SCOPE)]
 
     def post(self, request: Request) -> Response:
@@ -142,12 +144,20 @@ class PrivacyExportView(KeyProtectedView):
             return refused
         try:
             identifier = _identifier(request.data)
-            document = export_person(identifier, requested_by=_requested_by(request))
+            answer = self.run(request, identifier)
         except InvalidIdentifier as exc:
             return Response({"detail": str(exc)}, status=400)
         except StoreUnavailable:
             return _unavailable()
-        return Response(document, headers={"Cache-Control": "private, no-store"})
+        return Response(answer, headers={"Cache-Control": "private, no-store"})
+
+    def run(self, request: Request, identifier: Identifier) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class PrivacyExportView(PrivacyRequestView):
+    def run(self, request: Request, identifier: Identifier) -> dict[str, Any]:
+        return export_person(identifier, requested_by=_requested_by(request))
 
 
 @extend_schema(
