@@ -273,8 +273,8 @@ def test_results_partial_renders_tables_and_a_csp_safe_chart(alias: str) -> None
     assert "83.33%" in text  # totals CTR: 5 clicks / 6 views
     assert "25.00 EUR" in text and "20.00 EUR" in text
     assert "50.0% <small>(2 of 4)</small>" in text  # clicked items bought
-    assert text.count('<rect class="pz-rec-bar"') == 30
-    assert '<polyline class="pz-rec-line"' in text
+    assert text.count('<rect class="pz-daily-bar"') == 30
+    assert '<polyline class="pz-daily-line"' in text
     assert "Wed 11 Mar: 1 view, 2 clicks, 1 attributed order, 5.00 EUR" in text
     assert "<script" not in html and "style=" not in html
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers

@@ -27,6 +27,7 @@ from personalize.campaigns import coupons
 from personalize.campaigns.forms import (
     CampaignForm,
     CouponUploadForm,
+    ResultsFilterForm,
     SegmentChoiceField,
     VariantForm,
     VariantFormSet,
@@ -34,11 +35,14 @@ from personalize.campaigns.forms import (
 from personalize.campaigns.measurement import CampaignResults, VariantResult, campaign_results
 from personalize.campaigns.models import Campaign, Lead, Variant
 from personalize.campaigns.preview import preview_url, safe_preview_path
+from personalize.charts import Chart, ChartRow, ChartSeries, DailyChart, daily_chart
 from personalize.conf import settings
 from personalize.stats import (
     MIN_EXPECTED_COUNT,
     MIN_EXPOSURES,
     Interval,
+    MeanComparison,
+    SampleRatioCheck,
     nice_ceiling,
     wilson_interval,
 )
@@ -136,7 +140,8 @@ class ListStats:
 
     @property
     def ctr(self) -> float | None:
-        return self.clicks / self.impressions if self.impressions else None
+        """Exposed visitors who clicked, out of exposed visitors."""
+        return self.clicks / self.exposures if self.exposures else None
 
     @property
     def conversion_rate(self) -> float | None:
@@ -252,27 +257,47 @@ class Verdict:
         return self.tone in ("win", "loss")
 
 
-def verdict_for(row: VariantResult, baseline: VariantResult) -> Verdict:
-    """The plain-language conclusion for one variant against the baseline."""
+def _visitors(count: int) -> str:
+    return f"{count:,} exposed visitor{'s' if count != 1 else ''}"
+
+
+def verdict_for(
+    row: VariantResult, baseline: VariantResult, srm: SampleRatioCheck | None = None
+) -> Verdict:
+    """The plain-language conclusion for one variant against the baseline.
+
+    Every count it quotes names the arm it belongs to; with a sample ratio mismatch
+    there is no conclusion at all.
+    """
     comparison = row.comparison
     if comparison is None:
         return Verdict("Baseline: the others are compared with it.", "baseline")
     name = variant_label(row.key)
     other = variant_label(baseline.key)
     other = other.lower() if baseline.is_control else other
+    if srm is not None and srm.mismatch:
+        return Verdict(
+            "No verdict: visitors were not split as configured (sample ratio mismatch, "
+            f"{_p_value(srm.p_value)}); find the cause before reading these numbers",
+            "wait",
+        )
     if comparison.insufficient_data:
-        smallest = min(row.exposures, baseline.exposures)
-        if smallest < MIN_EXPOSURES:
+        short = [
+            (label, item.exposures)
+            for label, item in ((name, row), (other, baseline))
+            if item.exposures < MIN_EXPOSURES
+        ]
+        if short:
+            counts = " and ".join(f"{label} has {_visitors(count)}" for label, count in short)
             return Verdict(
-                f"Not enough data yet: {smallest:,} exposure{'s' if smallest != 1 else ''}, "
-                f"need at least {MIN_EXPOSURES} per variant",
+                f"Not enough data yet: {counts}; each needs at least {MIN_EXPOSURES}",
                 "wait",
             )
         buyers = row.buyers + baseline.buyers
         return Verdict(
-            f"Not enough data yet: {buyers:,} conversion{'s' if buyers != 1 else ''} so far, "
-            f"too few to compare (each group should expect at least {MIN_EXPECTED_COUNT}); "
-            "keep the test running",
+            f"Not enough data yet: {buyers:,} conversion{'s' if buyers != 1 else ''} so far "
+            f"({name} {row.buyers:,}, {other} {baseline.buyers:,}), too few to compare (each "
+            f"group should expect at least {MIN_EXPECTED_COUNT}); keep the test running",
             "wait",
         )
     interval = comparison.interval
@@ -289,35 +314,32 @@ def verdict_for(row: VariantResult, baseline: VariantResult) -> Verdict:
     return Verdict(f"{name} does worse than {other}: {detail}", "loss")
 
 
-@dataclass(frozen=True)
-class ChartRow:
-    label: str
-    sublabel: str
-    tone: str
-    y: int
-    value: str
-    bar_x: str = "0"
-    bar_width: str = "0"
-    point: str | None = None
-    low: str | None = None
-    high: str | None = None
+def _signed_money(value: float) -> str:
+    rounded = round(value, 2)
+    sign = "+" if rounded > 0 else MINUS if rounded < 0 else "±"
+    return f"{sign}{abs(rounded):,.2f}"
 
 
-@dataclass(frozen=True)
-class Chart:
-    """An inline SVG chart's geometry; numbers are preformatted attribute values."""
-
-    title: str
-    description: str
-    rows: list[ChartRow]
-    ticks: list[tuple[str, str]]
-    height: int
-    axis_y: int
-    zero_x: str | None = None
-    width: int = field(default=760, init=False)
-    plot_left: int = field(default=130, init=False)
-    plot_right: int = field(default=640, init=False)
-    value_x: int = field(default=650, init=False)
+def revenue_verdict_for(row: VariantResult, srm: SampleRatioCheck | None = None) -> Verdict | None:
+    """The conclusion on revenue per visitor (Welch), or ``None`` for the baseline."""
+    comparison = row.revenue_comparison
+    if comparison is None or (srm is not None and srm.mismatch):
+        return None
+    name = variant_label(row.key)
+    if comparison.insufficient_data or comparison.interval is None:
+        return Verdict(f"Revenue per visitor: not enough data yet for {name}", "wait")
+    assert comparison.difference is not None
+    detail = (
+        f"{_signed_money(comparison.difference)} {settings.CURRENCY} per visitor "
+        f"({round(comparison.confidence * 100)}% interval "
+        f"{_signed_money(comparison.interval.low)} to "
+        f"{_signed_money(comparison.interval.high)}), {_p_value(comparison.p_value)}"
+    )
+    if not comparison.significant:
+        return Verdict(f"Revenue per visitor: no significant difference yet: {detail}", "neutral")
+    better = "more" if comparison.difference > 0 else "less"
+    tone = "win" if comparison.difference > 0 else "loss"
+    return Verdict(f"{name} brings {better} revenue per visitor: {detail}", tone)
 
 
 _ROW_HEIGHT: Final = 40
@@ -489,6 +511,26 @@ class ResultRow:
         comparison = self.result.comparison
         return "—" if comparison is None else _p_value(comparison.p_value)
 
+    @property
+    def revenue_difference_text(self) -> str:
+        comparison: MeanComparison | None = self.result.revenue_comparison
+        if comparison is None or comparison.difference is None:
+            return "—"
+        return _signed_money(comparison.difference)
+
+    @property
+    def revenue_interval_text(self) -> str:
+        comparison = self.result.revenue_comparison
+        if comparison is None or comparison.interval is None:
+            return ""
+        interval = comparison.interval
+        return f"{_signed_money(interval.low)} to {_signed_money(interval.high)}"
+
+    @property
+    def revenue_p_value_text(self) -> str:
+        comparison = self.result.revenue_comparison
+        return "—" if comparison is None else _p_value(comparison.p_value)
+
 
 @dataclass(frozen=True)
 class ResultsReport:
@@ -498,22 +540,97 @@ class ResultsReport:
     conversion_chart: Chart | None
     difference_chart: Chart | None
     verdicts: list[tuple[str, Verdict]] = field(default_factory=list)
+    trend_chart: DailyChart | None = None
 
     @property
     def has_data(self) -> bool:
         return any(row.result.exposures or row.result.impressions for row in self.rows)
+
+    @property
+    def srm(self) -> SampleRatioCheck | None:
+        return self.results.srm
+
+    @property
+    def srm_text(self) -> str:
+        """The split seen against the split configured: "Control 1,000 (expected 1,100)"."""
+        srm = self.results.srm
+        if srm is None:
+            return ""
+        return ", ".join(
+            f"{row.label} {observed:,} (expected {expected:,.0f})"
+            for row, observed, expected in zip(self.rows, srm.observed, srm.expected, strict=True)
+        )
 
 
 def _money(value: float | None) -> str:
     return "—" if value is None else f"{value:,.2f} {settings.CURRENCY}"
 
 
-def build_results_report(campaign: Campaign) -> ResultsReport:
-    """Every number and sentence the results page shows for ``campaign``."""
+def configured_split(campaign: Campaign, keys: Sequence[str]) -> dict[str, float]:
+    """Each arm's configured share of visitors, as the bucketing assigns them."""
+    variants = dict(Variant.objects.filter(campaign=campaign).values_list("key", "weight"))
+    control = campaign.control_percent / 100
+    total = sum(variants.values()) or 1
+    split = {key: (1 - control) * weight / total for key, weight in variants.items()}
+    if campaign.control_percent:
+        split["control"] = control
+    return {key: split.get(key, 0.0) for key in keys}
+
+
+def trend_chart(results: CampaignResults) -> DailyChart | None:
+    """Exposed visitors per day (bars) and each arm's cumulative conversion rate (lines)."""
+    if not results.daily or not any(v.exposures for v in results.variants):
+        return None
+    arms = [v for v in results.variants if v.key in results.daily]
+    days = [d.day for d in results.daily[arms[0].key]]
+    exposed = [sum(results.daily[v.key][i].exposures for v in arms) for i in range(len(days))]
+    titles = [
+        f"{date_format(day, 'D j M')}: {count:,} newly exposed visitor{'s' * (count != 1)}"
+        for day, count in zip(days, exposed, strict=True)
+    ]
+    lines = []
+    for arm in arms:
+        values: list[float | None] = []
+        line_titles = []
+        seen = bought = 0
+        for day in results.daily[arm.key]:
+            seen += day.exposures
+            bought += day.buyers
+            values.append(bought / seen if seen else None)
+            line_titles.append(
+                f"{variant_label(arm.key)}, {date_format(day.day, 'D j M')}: "
+                f"{_percent(bought / seen if seen else None)} ({bought:,} of {seen:,})"
+            )
+        lines.append(ChartSeries(variant_label(arm.key), values, line_titles))
+    return daily_chart(
+        days, exposed, titles, lines, line_label=_tick_percent, line_steps=(1.0, 2.0, 2.5, 5.0)
+    )
+
+
+def build_results_report(
+    campaign: Campaign,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sequential: bool = True,
+) -> ResultsReport:
+    """Every number and sentence the results page shows for ``campaign``.
+
+    ``since``/``until`` bound the period (see :func:`campaign_results`); ``sequential``
+    chooses always-valid statistics (the default) over fixed-horizon ones.
+    """
     keys = sorted(Variant.objects.filter(campaign=campaign).values_list("key", flat=True))
     if campaign.control_percent:
         keys.insert(0, "control")
-    results = campaign_results(campaign.slug, campaign.attribution_days, keys)
+    results = campaign_results(
+        campaign.slug,
+        campaign.attribution_days,
+        keys,
+        weights=configured_split(campaign, keys),
+        since=since,
+        until=until,
+        sequential=sequential,
+    )
     baseline = results.variants[0] if results.variants else None
     rows = []
     for item in results.variants:
@@ -524,19 +641,28 @@ def build_results_report(campaign: Campaign) -> ResultsReport:
                 label=variant_label(item.key),
                 is_baseline=item is baseline,
                 interval=wilson_interval(item.buyers, item.exposures),
-                verdict=verdict_for(item, baseline),
+                verdict=verdict_for(item, baseline, results.srm),
                 revenue=_money(item.revenue),
                 revenue_per_visitor=_money(item.revenue_per_visitor),
             )
         )
     baseline_label = variant_label(baseline.key) if baseline else ""
+    verdicts = []
+    for row in rows:
+        if row.is_baseline:
+            continue
+        verdicts.append((row.label, row.verdict))
+        revenue = revenue_verdict_for(row.result, results.srm)
+        if revenue is not None:
+            verdicts.append((row.label, revenue))
     return ResultsReport(
         results=results,
         rows=rows,
         baseline_label=baseline_label,
         conversion_chart=conversion_chart(rows),
         difference_chart=difference_chart(rows, baseline_label),
-        verdicts=[(row.label, row.verdict) for row in rows if not row.is_baseline],
+        verdicts=verdicts,
+        trend_chart=trend_chart(results),
     )
 
 
@@ -896,7 +1022,15 @@ class CampaignAdmin(_CampaignAdminBase):
         """Per variant and control: reach, clicks, conversions with intervals, and a verdict."""
         campaign = self._campaign(request, object_id)
         context = self._context(request, campaign, "Results")
-        context["report"] = build_results_report(campaign)
+        form = ResultsFilterForm(request.GET)
+        if not form.is_valid():
+            context["report"] = None  # the errors say what to fix; no numbers for a bad period
+        else:
+            since, until = form.bounds()
+            context["report"] = build_results_report(
+                campaign, since=since, until=until, sequential=form.sequential
+            )
+        context["form"] = form
         context["min_exposures"] = MIN_EXPOSURES
         return TemplateResponse(request, "personalize/admin/campaign_results.html", context)
 
