@@ -694,3 +694,37 @@ def test_peeking_every_day_keeps_sequential_false_positives_under_five_percent()
     assert (2 * scipy_stats.norm.sf(np.abs(z[:, -1])) < 0.05).mean() == pytest.approx(
         0.05, abs=0.015
     )
+
+
+def test_peeking_every_day_at_revenue_keeps_sequential_false_positives_under_five_percent() -> None:
+    """The same for a difference of means (revenue per visitor, Welch's variance).
+
+    Normal values let each day's sum and sum of squared deviations be drawn exactly
+    (``N(n mu, n sigma^2)`` and ``sigma^2 chi^2_{n-1}``) instead of 12 million values.
+    """
+    rng = np.random.default_rng(7)
+    experiments, days, per_day, mean, sd = 2_000, 30, 200, 3.0, 12.0
+
+    def cumulative_moments() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        sums = rng.normal(per_day * mean, sd * math.sqrt(per_day), (experiments, days))
+        within = sd**2 * rng.chisquare(per_day - 1, (experiments, days))
+        day_means = sums / per_day
+        n = per_day * np.arange(1, days + 1)
+        running_mean = sums.cumsum(axis=1) / n
+        # Total squared deviations: within each day plus between each day and the whole.
+        between = np.cumsum(per_day * day_means**2, axis=1) - n * running_mean**2
+        variance = (within.cumsum(axis=1) + between) / (n - 1)
+        return running_mean, variance
+
+    mean_a, variance_a = cumulative_moments()
+    mean_b, variance_b = cumulative_moments()
+    n = per_day * np.arange(1, days + 1)
+    difference = mean_b - mean_a
+    variance = variance_a / n + variance_b / n
+    p_sequential, _ = sequential_bounds(
+        difference, variance, np.broadcast_to(2 * n, variance.shape), 0.05
+    )
+    naive = 2 * scipy_stats.norm.sf(np.abs(difference) / np.sqrt(variance))
+    assert (p_sequential < 0.05).any(axis=1).mean() <= 0.05
+    assert (naive < 0.05).any(axis=1).mean() > 0.05 * 2
+    assert (naive[:, -1] < 0.05).mean() == pytest.approx(0.05, abs=0.015)

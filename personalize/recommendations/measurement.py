@@ -23,6 +23,9 @@ led to up to ``now``. A clicked item counts for the strategy of its first click.
 Strategies are compared with the widget's main strategy on **viewers who clicked**
 (visitors who saw the strategy and clicked it, out of visitors who saw it), not on
 CTR: one shopper's views are not independent trials, and clicks can outnumber views.
+The comparison is sequential (always-valid mSPRT, ``docs/statistics.md``): the page
+is a rolling window people check daily. Strategies are chosen by segment rules, not
+randomly split, so no sample ratio check applies.
 """
 
 from __future__ import annotations
@@ -331,8 +334,13 @@ def widget_results(
         base = ordered[0]
         base.is_baseline = True
         for other in ordered[1:]:
+            # Sequential: the page shows a rolling window that people check every day.
             other.comparison = compare_proportions(
-                base.clicking_viewers, base.viewers, other.clicking_viewers, other.viewers
+                base.clicking_viewers,
+                base.viewers,
+                other.clicking_viewers,
+                other.viewers,
+                sequential=True,
             )
     for counted in (*ordered, totals):
         counted.revenue = round(counted.revenue, 2)
