@@ -168,13 +168,17 @@ def test_a_period_counts_visitors_first_exposed_in_it(alias: str) -> None:
             exposure(4, "b", T0 + timedelta(days=20)),  # after the period
             purchase(2, T0 + timedelta(days=2), 10.0),
             purchase(3, T0 + timedelta(days=6), 10.0),  # after ``until``: not yet known
+            # Exposed only before the period: a click in it does not count.
+            exposure(5, "b", T0 - timedelta(days=3)),
+            interaction(5, "b", "click", T0 + timedelta(days=1)),
+            interaction(3, "b", "click", T0 + timedelta(days=1, hours=1)),
         ],
     )
     since, until = T0 - timedelta(hours=12), T0 + timedelta(days=4)
     results = campaign_results("promo", since=since, until=until)
     by_key = {v.key: v for v in results.variants}
     assert (by_key["a"].exposures, by_key["a"].buyers) == (2, 1)
-    assert (by_key["b"].exposures, by_key["b"].buyers) == (1, 0)
+    assert (by_key["b"].exposures, by_key["b"].buyers, by_key["b"].clicks) == (1, 0, 1)
     # The daily series runs over the whole period, with empty days.
     days = results.daily["a"]
     assert days[0].day == date(2026, 3, 1) and days[-1].day == date(2026, 3, 5)

@@ -12,8 +12,9 @@ repeated beacons, or beacons from visitors who never saw the campaign, change
 nothing. A *conversion* is a purchase by an exposed visitor within
 ``attribution_days`` after their first exposure. Rates are per exposed visitor.
 
-A period (``since``/``until``) counts the visitors first exposed in it, the
-interactions in it and the purchases up to ``until``. :func:`campaign_results`
+A period (``since``/``until``) counts the visitors exposed in it (their window
+opens at their first exposure in it), their interactions in it and their purchases
+up to ``until``. :func:`campaign_results`
 aggregates in the database: four queries plus one per 500 exposed visitors.
 """
 
@@ -183,6 +184,7 @@ def campaign_results(
 
     # An interaction counts when the visitor had been exposed to that arm by then.
     seen_arm = exposure_events(slug).filter(
+        period,
         visitor_id=OuterRef("visitor_id"),
         props__variant=OuterRef("props__variant"),
         occurred_at__lte=OuterRef("occurred_at"),
