@@ -135,15 +135,13 @@ class CampaignResults:
         return total
 
 
-def exposure_events(slug: str) -> QuerySet[Event]:
-    """The events that expose a visitor to an arm of campaign ``slug``."""
-    return (
-        Event.objects.using(settings.DATABASE_ALIAS)
-        .filter(props__campaign=slug, name__in=EXPOSURE_EVENTS)
-        .filter(
-            Q(name=IMPRESSION) & ~Q(props__variant=CONTROL)
-            | Q(name=EXPOSURE, props__variant=CONTROL)
-        )
+def exposure_events(slug: str | None = None) -> QuerySet[Event]:
+    """The events that expose a visitor to an arm of campaign ``slug`` (else of any)."""
+    events = Event.objects.using(settings.DATABASE_ALIAS)
+    if slug is not None:
+        events = events.filter(props__campaign=slug)
+    return events.filter(name__in=EXPOSURE_EVENTS).filter(
+        Q(name=IMPRESSION) & ~Q(props__variant=CONTROL) | Q(name=EXPOSURE, props__variant=CONTROL)
     )
 
 
