@@ -22,7 +22,9 @@ from django.utils import timezone
 
 from personalize.campaigns import admin as campaign_admin
 from personalize.campaigns import coupons
+from personalize.campaigns import results as results_page
 from personalize.campaigns.forms import removed_markup
+from personalize.campaigns.measurement import VariantResult
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant
 from personalize.campaigns.preview import (
     SAMPLE_COUPON,
@@ -1112,26 +1114,26 @@ def test_results_queries_do_not_grow_with_visitors(admin_client: Client) -> None
 
 
 def test_verdicts_and_formatting() -> None:
-    control = campaign_admin.VariantResult("control", exposures=1000, buyers=100)
-    worse = campaign_admin.VariantResult("b", exposures=1000, buyers=60)
+    control = VariantResult("control", exposures=1000, buyers=100)
+    worse = VariantResult("b", exposures=1000, buyers=60)
     worse.comparison = compare_proportions(100, 1000, 60, 1000)
-    verdict = campaign_admin.verdict_for(worse, control)
+    verdict = results_page.verdict_for(worse, control)
     assert verdict.tone == "loss"
     assert verdict.text.startswith("B does worse than control: \u22124.0 points (95% interval")
-    assert campaign_admin.verdict_for(control, control).tone == "baseline"
-    first = campaign_admin.VariantResult("long-name", exposures=1000, buyers=100)
-    better = campaign_admin.VariantResult("b2", exposures=1000, buyers=160)
+    assert results_page.verdict_for(control, control).tone == "baseline"
+    first = VariantResult("long-name", exposures=1000, buyers=100)
+    better = VariantResult("b2", exposures=1000, buyers=160)
     better.comparison = compare_proportions(100, 1000, 160, 1000)
-    verdict = campaign_admin.verdict_for(better, first)
+    verdict = results_page.verdict_for(better, first)
     assert verdict.tone == "win" and verdict.text.startswith("B2 beats long-name: +6.0 points")
-    assert campaign_admin._points(0.0004) == "±0.0"
-    assert campaign_admin._points(-0.0006) == "\u22120.1"
-    assert campaign_admin._points(0.0) == "±0.0"
-    assert campaign_admin._p_value(None) == "—"
-    assert campaign_admin._p_value(0.004) == "p = 0.004"
-    assert campaign_admin._p_value(0.0123) == "p = 0.01"
-    assert campaign_admin._percent(0.004) == "0.40%"
-    assert campaign_admin._percent(None) == "—"
+    assert results_page._points(0.0004) == "±0.0"
+    assert results_page._points(-0.0006) == "\u22120.1"
+    assert results_page._points(0.0) == "±0.0"
+    assert results_page._p_value(None) == "—"
+    assert results_page._p_value(0.004) == "p = 0.004"
+    assert results_page._p_value(0.0123) == "p = 0.01"
+    assert results_page.percent_text(0.004) == "0.40%"
+    assert results_page.percent_text(None) == "—"
     assert [nice_ceiling(v) for v in (0.013, 0.02, 0.021, 0.3, 0.7, 1.0)] == [
         0.02,
         0.02,
@@ -1140,23 +1142,23 @@ def test_verdicts_and_formatting() -> None:
         1.0,
         1.0,
     ]
-    assert campaign_admin._tick_percent(0.0025) == "0.25%"
-    assert campaign_admin._tick_percent(0.025) == "2.5%"
-    assert campaign_admin._tick_percent(0.1) == "10%"
-    assert campaign_admin._tick_percent(0.0) == "0%"
-    row = campaign_admin.ResultRow(
-        result=campaign_admin.VariantResult("a"),
+    assert results_page._tick_percent(0.0025) == "0.25%"
+    assert results_page._tick_percent(0.025) == "2.5%"
+    assert results_page._tick_percent(0.1) == "10%"
+    assert results_page._tick_percent(0.0) == "0%"
+    row = results_page.ResultRow(
+        result=VariantResult("a"),
         label="A",
         is_baseline=False,
         interval=None,
-        verdict=campaign_admin.Verdict("", "wait"),
+        verdict=results_page.Verdict("", "wait"),
         revenue="—",
         revenue_per_visitor="—",
     )
     assert (row.interval_text, row.difference_text, row.difference_interval_text) == ("", "—", "")
     assert (row.uplift_text, row.p_value_text) == ("—", "—")
-    assert campaign_admin.conversion_chart([row]) is None
-    assert campaign_admin.difference_chart([row], "A") is None
+    assert results_page.conversion_chart([row]) is None
+    assert results_page.difference_chart([row], "A") is None
 
 
 # --- preview ----------------------------------------------------------------------------
@@ -1214,7 +1216,7 @@ def test_preview_page_frames_the_shop_with_the_variant_forced(admin_client: Clie
 )
 def test_trigger_text(trigger: str, value: int, text: str) -> None:
     campaign = Campaign(trigger=trigger, trigger_value=value)
-    assert campaign_admin.trigger_text(campaign) == text
+    assert results_page.trigger_text(campaign) == text
 
 
 def test_safe_preview_paths_and_urls() -> None:
