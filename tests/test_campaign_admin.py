@@ -1094,6 +1094,10 @@ def test_results_for_a_period(admin_client: Client) -> None:
     assert {row.label: row.result.exposures for row in report.rows} == {"A": 0, "B": 5}
     assert report.results.since == datetime(2026, 3, 10, tzinfo=timezone.get_current_timezone())
     assert report.trend_chart is not None and len(report.trend_chart.bars) == 3
+    # Dates with another period mean the dates: the select shows "Custom" again.
+    response = admin_client.get(url(campaign, "results/") + query.replace("custom", "30"))
+    assert response.context["report"].results.since == report.results.since
+    assert '<option value="custom" selected>' in response.content.decode()
     everything = admin_client.get(url(campaign, "results/") + "?period=all").context["report"]
     assert {row.label: row.result.exposures for row in everything.rows} == {"A": 40, "B": 45}
     recent = admin_client.get(url(campaign, "results/") + "?period=7").context["report"]

@@ -799,9 +799,10 @@ class CouponUploadForm(forms.Form):
 class ResultsFilterForm(forms.Form):
     """The results page's period and analysis, read from the query string.
 
-    The period counts visitors first exposed in it (and their purchases up to its end);
+    The period counts visitors exposed in it (and their purchases up to its end);
     "all" is the whole experiment. A custom period needs a start and an end, in order,
-    not in the future and at most :data:`MAX_RESULTS_DAYS` days long.
+    not in the future and at most :data:`MAX_RESULTS_DAYS` days long. Dates given
+    with another period choose the custom period: they are the more specific ask.
     """
 
     PERIODS: Final = (
@@ -820,6 +821,11 @@ class ResultsFilterForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     analysis = forms.ChoiceField(choices=ANALYSES, required=False)
+
+    def __init__(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        if data is not None and (data.get("start") or data.get("end")):
+            data = {**{key: data.get(key) for key in data}, "period": "custom"}
+        super().__init__(data, **kwargs)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
