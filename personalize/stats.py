@@ -8,7 +8,13 @@ merchandiser can act on, and says plainly when there is not enough data to tell.
 * :func:`compare_proportions` compares conversion rates (visitors who converted out of
   visitors who saw the campaign);
 * :func:`compare_means` compares averages such as revenue per visitor;
-* :func:`wilson_interval` gives the plausible range of a single conversion rate.
+* :func:`wilson_interval` gives the plausible range of a single conversion rate;
+* :func:`sample_ratio_check` tells whether visitors were split as configured (a
+  *sample ratio mismatch* means the numbers are broken, whatever they say);
+* :func:`sequential_test` turns a difference and its variance into an always-valid
+  p-value and confidence interval (mSPRT), which stay honest when someone looks at the
+  results every day; ``sequential=True`` makes :func:`compare_proportions` and
+  :func:`compare_means` use it.
 
 Every result holds the same kinds of numbers: each group's value, the difference
 (B - A), the relative uplift, a p-value, an interval for the difference, and two flags,
@@ -29,6 +35,13 @@ Methods, and why:
 * averages are compared with Welch's t-test (Welch-Satterthwaite degrees of freedom),
   which does not assume both groups vary equally — revenue rarely does.
 
+* the sequential analysis is the mixture sequential probability ratio test (mSPRT) of
+  Johari, Pekelis and Walsh ("Always valid inference", *Operations Research* 70, 2022)
+  with a normal mixing distribution and the normal approximation of the estimate, tuned
+  as GrowthBook tunes it (Howard et al., *Annals of Statistics* 49, 2021): its
+  p-value and interval may be read after every new visitor and still keep the false
+  positive rate under ``1 - confidence``. ``docs/statistics.md`` has the formulas.
+
 A result is called ``significant`` only when there is enough data, the p-value is below
 ``1 - confidence`` and the interval excludes zero; the test and the interval use
 different approximations and disagree in borderline cases, and then no claim is made.
@@ -37,21 +50,28 @@ different approximations and disagree in borderline cases, and then no claim is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, SupportsFloat
+from typing import Any, Final, SupportsFloat
 
 import numpy as np
 
 __all__ = [
     "MIN_EXPECTED_COUNT",
     "MIN_EXPOSURES",
+    "SEQUENTIAL_TUNING",
+    "SRM_THRESHOLD",
     "Interval",
     "MeanComparison",
     "ProportionComparison",
+    "SampleRatioCheck",
     "SampleSummary",
+    "SequentialResult",
     "compare_means",
     "compare_proportions",
+    "sample_ratio_check",
+    "sequential_bounds",
+    "sequential_test",
     "wilson_interval",
 ]
 
@@ -60,6 +80,12 @@ MIN_EXPOSURES: Final = 30
 #: The z-test is only trusted when each group would expect at least this many conversions
 #: and this many non-conversions if both groups converted at the overall rate.
 MIN_EXPECTED_COUNT: Final = 5
+#: A sample ratio check with a p-value below this flags a mismatch (GrowthBook's default):
+#: so small that a healthy experiment checked every day for years almost never trips it.
+SRM_THRESHOLD: Final = 0.001
+#: The total sample size (both groups) at which the sequential interval is tightest.
+#: GrowthBook's default; the interval is valid at every size, only its width depends on it.
+SEQUENTIAL_TUNING: Final = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +128,8 @@ class ProportionComparison:
         insufficient_data: too few visitors (under :data:`MIN_EXPOSURES` in a group) or
             too few expected conversions or non-conversions (under
             :data:`MIN_EXPECTED_COUNT`) to judge; keep the test running.
+        sequential: whether ``p_value`` and ``interval`` are always valid (mSPRT, safe
+            to check every day) rather than fixed-horizon (valid for one look only).
     """
 
     rate_a: float | None
@@ -113,6 +141,7 @@ class ProportionComparison:
     confidence: float
     significant: bool
     insufficient_data: bool
+    sequential: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +204,8 @@ class MeanComparison:
         insufficient_data: fewer than :data:`MIN_EXPOSURES` visitors in a group. Revenue
             is skewed (most visitors buy nothing), so treat results from a few dozen
             buyers with caution even when this is ``False``.
+        sequential: whether ``p_value`` and ``interval`` are always valid (mSPRT);
+            then ``degrees_of_freedom`` is ``None`` (the normal approximation is used).
     """
 
     mean_a: float | None
@@ -187,6 +218,7 @@ class MeanComparison:
     confidence: float
     significant: bool
     insufficient_data: bool
+    sequential: bool = False
 
 
 def compare_proportions(
@@ -196,11 +228,14 @@ def compare_proportions(
     exposures_b: int,
     *,
     confidence: float = 0.95,
+    sequential: bool = False,
 ) -> ProportionComparison:
     """Compare B's conversion rate with A's; see :class:`ProportionComparison`.
 
     ``exposures_*`` count the visitors who saw each version (the control group counts
-    the visitors held out), ``conversions_*`` how many of them converted.
+    the visitors held out), ``conversions_*`` how many of them converted. With
+    ``sequential`` the p-value and interval come from :func:`sequential_test` on the
+    difference of rates and its unpooled variance, and may be read at every look.
     """
     _check_counts("a", conversions_a, exposures_a)
     _check_counts("b", conversions_b, exposures_b)
@@ -216,14 +251,23 @@ def compare_proportions(
             confidence=confidence,
             significant=False,
             insufficient_data=True,
+            sequential=sequential,
         )
     rate_a = conversions_a / exposures_a
     rate_b = conversions_b / exposures_b
     difference = rate_b - rate_a
-    p_value = _two_proportion_p_value(conversions_a, exposures_a, conversions_b, exposures_b)
-    interval = _newcombe_interval(
-        conversions_a, exposures_a, conversions_b, exposures_b, _z_score(confidence)
-    )
+    p_value: float | None
+    interval: Interval | None
+    if sequential:
+        variance = rate_a * (1 - rate_a) / exposures_a + rate_b * (1 - rate_b) / exposures_b
+        p_value, interval = _sequential_or_none(
+            difference, variance, exposures_a + exposures_b, confidence
+        )
+    else:
+        p_value = _two_proportion_p_value(conversions_a, exposures_a, conversions_b, exposures_b)
+        interval = _newcombe_interval(
+            conversions_a, exposures_a, conversions_b, exposures_b, _z_score(confidence)
+        )
     pooled = (conversions_a + conversions_b) / (exposures_a + exposures_b)
     smallest = min(exposures_a, exposures_b)
     insufficient = (
@@ -241,6 +285,7 @@ def compare_proportions(
         confidence=confidence,
         significant=_significant(insufficient, p_value, interval, confidence),
         insufficient_data=insufficient,
+        sequential=sequential,
     )
 
 
@@ -249,11 +294,14 @@ def compare_means(
     b: SampleSummary | Iterable[SupportsFloat],
     *,
     confidence: float = 0.95,
+    sequential: bool = False,
 ) -> MeanComparison:
     """Compare B's average with A's with Welch's t-test; see :class:`MeanComparison`.
 
     Each group is given either as its raw values, one per visitor (0 for visitors who
-    did not buy), or as a :class:`SampleSummary` of them.
+    did not buy), or as a :class:`SampleSummary` of them. With ``sequential`` the
+    p-value and interval come from :func:`sequential_test` on the difference and its
+    Welch variance ``var_a / n_a + var_b / n_b``.
     """
     _check_confidence(confidence)
     first = a if isinstance(a, SampleSummary) else SampleSummary.from_values(a)
@@ -265,7 +313,13 @@ def compare_means(
     interval: Interval | None = None
     degrees_of_freedom: float | None = None
     if difference is not None and first.n > 1 and second.n > 1:
-        p_value, interval, degrees_of_freedom = _welch(first, second, difference, confidence)
+        if sequential:
+            variance = first.variance / first.n + second.variance / second.n
+            p_value, interval = _sequential_or_none(
+                difference, variance, first.n + second.n, confidence
+            )
+        else:
+            p_value, interval, degrees_of_freedom = _welch(first, second, difference, confidence)
     insufficient = min(first.n, second.n) < MIN_EXPOSURES
     return MeanComparison(
         mean_a=mean_a,
@@ -278,6 +332,7 @@ def compare_means(
         confidence=confidence,
         significant=_significant(insufficient, p_value, interval, confidence),
         insufficient_data=insufficient,
+        sequential=sequential,
     )
 
 
@@ -294,6 +349,154 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
         return None
     low, high = _wilson(successes, n, _z_score(confidence))
     return Interval(low, high)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRatioCheck:
+    """Whether the visitors were split between the groups as the experiment says.
+
+    A campaign set to show control to 50% of visitors should see about as many exposed
+    visitors in control as in the variant. A much larger gap than chance allows (a
+    *sample ratio mismatch*) means something is broken: a variant that crashes before
+    it reports, bots in one group, a changed split, a cache serving one version. Then
+    no comparison of the groups can be trusted, however significant it looks.
+
+    Attributes:
+        observed: exposed visitors per group, in the order given.
+        expected: how many each group should have had under the configured split.
+        p_value: the chi-square goodness-of-fit p-value; ``None`` when there is nothing
+            to test (fewer than two groups with a share, or no visitors).
+        mismatch: ``p_value`` is below ``threshold``: do not read the results.
+        threshold: the p-value below which a mismatch is declared.
+    """
+
+    observed: tuple[int, ...]
+    expected: tuple[float, ...]
+    p_value: float | None
+    mismatch: bool
+    threshold: float
+
+
+def sample_ratio_check(
+    observed: Sequence[int], weights: Sequence[float], *, threshold: float = SRM_THRESHOLD
+) -> SampleRatioCheck:
+    """Test ``observed`` visitors per group against the configured split ``weights``.
+
+    ``weights`` are relative shares (``[50, 25, 25]`` or ``[0.5, 0.25, 0.25]``), one per
+    group. Pearson's chi-square goodness-of-fit test with ``k - 1`` degrees of freedom,
+    over the groups with a share above 0; a visitor in a group whose share is 0 is a
+    mismatch by itself.
+    """
+    if len(observed) != len(weights):
+        raise ValueError(
+            f"observed and weights must have the same length, got {len(observed)} and "
+            f"{len(weights)}"
+        )
+    if any(count < 0 for count in observed):
+        raise ValueError(f"observed counts must be 0 or more, got {list(observed)}")
+    if any(not (math.isfinite(w) and w >= 0) for w in weights):
+        raise ValueError(f"weights must be finite numbers, 0 or more, got {list(weights)}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    total_weight = sum(weights)
+    total = sum(observed)
+    expected = tuple(total * w / total_weight if total_weight else 0.0 for w in weights)
+    counted = [(o, e) for o, e in zip(observed, expected, strict=True) if e > 0]
+    stray = any(o and not e for o, e in zip(observed, expected, strict=True))
+    if stray:
+        return SampleRatioCheck(tuple(observed), expected, 0.0, True, threshold)
+    if len(counted) < 2 or not total:
+        return SampleRatioCheck(tuple(observed), expected, None, False, threshold)
+    from scipy.stats import chi2
+
+    statistic = sum((o - e) ** 2 / e for o, e in counted)
+    p_value = float(chi2.sf(statistic, len(counted) - 1))
+    return SampleRatioCheck(tuple(observed), expected, p_value, p_value < threshold, threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialResult:
+    """An always-valid p-value and confidence interval for a difference (mSPRT).
+
+    Attributes:
+        p_value: the always-valid p-value: under "no difference", the chance that it
+            ever drops to this value or below, however often it is looked at.
+        interval: the always-valid interval: it holds the true difference at every look
+            at once with the stated confidence.
+    """
+
+    p_value: float
+    interval: Interval
+
+
+def sequential_test(
+    difference: float,
+    variance: float,
+    n: int,
+    *,
+    confidence: float = 0.95,
+    tuning: int = SEQUENTIAL_TUNING,
+) -> SequentialResult:
+    """The mSPRT verdict on an estimated ``difference`` with sampling ``variance``.
+
+    ``variance`` is the variance of the estimate itself (for two rates,
+    ``p_a (1 - p_a) / n_a + p_b (1 - p_b) / n_b``), ``n`` the visitors in both groups.
+    The mixing distribution is normal with variance ``n * variance * rho^2``, where
+    ``rho`` makes the interval tightest at ``tuning`` visitors (GrowthBook's choice).
+    See :func:`sequential_bounds` for the arithmetic on arrays.
+    """
+    _check_confidence(confidence)
+    if not (math.isfinite(difference) and math.isfinite(variance) and variance > 0):
+        raise ValueError(
+            f"difference must be finite and variance above 0, got {difference} and {variance}"
+        )
+    if n < 1 or tuning < 1:
+        raise ValueError(f"n and tuning must be 1 or more, got {n} and {tuning}")
+    p_values, half_widths = sequential_bounds(
+        np.asarray(difference), np.asarray(variance), np.asarray(n), 1 - confidence, tuning
+    )
+    half = float(half_widths)
+    return SequentialResult(float(p_values), Interval(difference - half, difference + half))
+
+
+def sequential_bounds(
+    difference: np.ndarray[Any, Any],
+    variance: np.ndarray[Any, Any],
+    n: np.ndarray[Any, Any],
+    alpha: float,
+    tuning: int = SEQUENTIAL_TUNING,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Always-valid p-values and interval half-widths, element by element.
+
+    With ``V`` the variance of the estimate, ``N`` the sample size and the mixing
+    variance ``tau^2 = N V rho^2``, ``rho^2 = (2 log(1/alpha) + log(2 log(1/alpha) + 1)) /
+    tuning``, the mixture likelihood ratio against "no difference" is::
+
+        Lambda = sqrt(V / (V + tau^2)) * exp(tau^2 d^2 / (2 V (V + tau^2)))
+
+    the p-value ``min(1, 1 / Lambda)`` and the half-width
+    ``sqrt(V (V + tau^2) / tau^2 * (2 log(1/alpha) + log((V + tau^2) / V)))``. Arrays
+    let a simulation evaluate thousands of experiments at once.
+    """
+    log_inverse_alpha = -math.log(alpha)
+    rho2 = (2 * log_inverse_alpha + math.log(2 * log_inverse_alpha + 1)) / tuning
+    tau2 = n * variance * rho2
+    total = variance + tau2
+    log_ratio = 0.5 * np.log(variance / total) + tau2 * difference**2 / (2 * variance * total)
+    p_values = np.minimum(1.0, np.exp(-log_ratio))
+    half_widths = np.sqrt(
+        variance * total / tau2 * (2 * log_inverse_alpha + np.log(total / variance))
+    )
+    return p_values, half_widths
+
+
+def _sequential_or_none(
+    difference: float, variance: float, n: int, confidence: float
+) -> tuple[float | None, Interval | None]:
+    if not (variance > 0 and math.isfinite(variance)):
+        return None, None  # Nothing varies (or overflowed): nothing to test.
+    result = sequential_test(difference, variance, n, confidence=confidence)
+    return result.p_value, result.interval
 
 
 # --- the arithmetic -------------------------------------------------------------------------

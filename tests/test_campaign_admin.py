@@ -22,7 +22,9 @@ from django.utils import timezone
 
 from personalize.campaigns import admin as campaign_admin
 from personalize.campaigns import coupons
+from personalize.campaigns import results as results_page
 from personalize.campaigns.forms import removed_markup
+from personalize.campaigns.measurement import VariantResult
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant
 from personalize.campaigns.preview import (
     SAMPLE_COUPON,
@@ -916,11 +918,11 @@ def test_results_page_numbers_from_the_event_log(admin_client: Client) -> None:
     response = admin_client.get(url(campaign, "results/"))
     assert response.status_code == 200
     body = plain(response)
-    comparison = compare_proportions(20, 400, 48, 400)
+    comparison = compare_proportions(20, 400, 48, 400, sequential=True)  # the default
     assert comparison.significant and comparison.interval is not None
     low, high = comparison.interval.low * 100, comparison.interval.high * 100
     assert (
-        f"B beats control: +7.0 points (95% interval +{low:.1f} to +{high:.1f}), p < 0.001" in body
+        f"B beats control: +7.0 points (95% interval +{low:.1f} to +{high:.1f}), p = 0.04" in body
     )
     wilson_b = wilson_interval(48, 400)
     wilson_c = wilson_interval(20, 400)
@@ -944,13 +946,15 @@ def test_results_page_numbers_from_the_event_log(admin_client: Client) -> None:
     assert control.revenue == "800.00 EUR"
     assert b.difference_text == "+7.0 pts"
     assert b.uplift_text == "+140%"
-    assert b.p_value_text == "p < 0.001"
+    assert b.p_value_text == "p = 0.04"  # sequential: more careful than the fixed p < 0.001
     assert f"{percent(wilson_b.low)} to {percent(wilson_b.high)}" in body
     assert "Attribution window: 7 days." in body
     assert "bought within 7 days after first seeing the campaign" in body
     assert "50% of eligible visitors held out as the control group" in body
     svg = response.content.decode()
     assert svg.count('<svg class="pz-chart-svg"') == 2
+    assert svg.count('<svg class="pz-chart-svg pz-daily-chart"') == 1  # the day-by-day trend
+    assert svg.count('<polyline class="pz-daily-line"') == 2  # control and B
     assert "<script" not in svg.split('<div id="content-main"')[1]
     # The bar for B is longer than control's, and each has a whisker.
     chart = report.conversion_chart
@@ -975,10 +979,10 @@ def test_results_verdicts_for_small_and_even_tests(admin_client: Client) -> None
         ]
     )
     body = plain(admin_client.get(url(tiny, "results/")))
-    assert "B: Not enough data yet: 24 exposures, need at least 30 per variant" in body
+    assert "B: Not enough data yet: A has 24 exposed visitors; each needs at least 30" in body
     assert "no control group: variants are compared with A" in body
     body = plain(admin_client.get(url(even, "results/")))
-    comparison = compare_proportions(20, 200, 22, 200)
+    comparison = compare_proportions(20, 200, 22, 200, sequential=True)
     assert comparison.interval is not None and comparison.p_value is not None
     assert (
         f"No significant difference yet: +1.0 points (95% interval "
@@ -986,7 +990,7 @@ def test_results_verdicts_for_small_and_even_tests(admin_client: Client) -> None
         f"+{comparison.interval.high * 100:.1f}), p = {comparison.p_value:.2f}" in body
     )
     body = plain(admin_client.get(url(rare, "results/")))
-    assert "Not enough data yet: 3 conversions so far, too few to compare" in body
+    assert "B: Not enough data yet: 3 conversions so far (B 2, A 1), too few to compare" in body
 
 
 def test_results_page_without_data(admin_client: Client) -> None:
@@ -999,27 +1003,141 @@ def test_results_page_without_data(admin_client: Client) -> None:
     assert admin_client.get(url(empty, "results/")).status_code == 200
 
 
+def test_results_verdict_names_the_arm_it_quotes(admin_client: Client) -> None:
+    campaign = make_campaign(("b",), name="New", slug="new", control_percent=50)
+    import_history(arm("new", "b", 0, 1, 0))  # B shown to one visitor, control to none
+    body = plain(admin_client.get(url(campaign, "results/")))
+    assert (
+        "B: Not enough data yet: B has 1 exposed visitor and control has 0 exposed visitors; "
+        "each needs at least 30" in body
+    )
+    assert "0 exposures" not in body
+
+
+def test_results_fixed_horizon_toggle(admin_client: Client) -> None:
+    campaign = make_campaign(("b",), name="Promo", slug="promo", control_percent=50)
+    import_history([*arm("promo", "control", 0, 400, 20), *arm("promo", "b", 1000, 400, 48)])
+    sequential = compare_proportions(20, 400, 48, 400, sequential=True)
+    fixed = compare_proportions(20, 400, 48, 400)
+    assert sequential.interval is not None and fixed.interval is not None
+    response = admin_client.get(url(campaign, "results/"))
+    assert response.context["report"].results.sequential
+    assert f"+{sequential.interval.low * 100:.1f} to +{sequential.interval.high * 100:.1f}" in (
+        plain(response)
+    )
+    response = admin_client.get(url(campaign, "results/") + "?analysis=fixed")
+    body = plain(response)
+    assert not response.context["report"].results.sequential
+    assert (
+        f"(95% interval +{fixed.interval.low * 100:.1f} to +{fixed.interval.high * 100:.1f})"
+        in (body)
+    )
+    assert "Statistics: fixed horizon." in body
+    # Revenue per visitor is tested beside conversion, in the same analysis.
+    assert "B brings more revenue per visitor: +2.80 EUR per visitor" in body
+
+
+def test_results_sample_ratio_mismatch_warns_and_withholds_the_verdict(
+    admin_client: Client,
+) -> None:
+    campaign = make_campaign(("b",), name="Skewed", slug="skewed", control_percent=50)
+    import_history([*arm("skewed", "control", 0, 300, 15), *arm("skewed", "b", 1000, 420, 60)])
+    response = admin_client.get(url(campaign, "results/"))
+    body = plain(response)
+    assert "Sample ratio mismatch: the visitors were not split as configured" in body
+    assert "Control 300 (expected 360), B 420 (expected 360)" in body
+    assert "B: No verdict: visitors were not split as configured" in body
+    assert "beats" not in body and "brings more" not in body
+    assert 'role="alert"' in response.content.decode()
+    # The same counts on a split configured 40/60 are what was asked for: no warning.
+    campaign.control_percent = 40
+    campaign.save()
+    body = plain(admin_client.get(url(campaign, "results/")))
+    assert "Sample ratio mismatch" not in body
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("period=custom", "Enter the first day of the custom period."),
+        ("period=custom&start=2026-03-05&end=2026-03-01", "The start must be on or before"),
+        ("period=custom&start=2026-03-01&end=2999-01-01", "The end cannot be in the future"),
+        ("period=custom&start=2020-01-01&end=2026-03-01", "at most 366 days long"),
+        ("period=custom&start=2026-13-01&end=2026-03-01", "Enter a valid date."),
+        ("period=week", "Select a valid choice."),
+        ("analysis=bayesian", "Select a valid choice."),
+    ],
+)
+def test_results_period_errors_name_the_field(
+    admin_client: Client, query: str, message: str
+) -> None:
+    campaign = make_campaign(("a",), slug="promo")
+    response = admin_client.get(url(campaign, "results/") + "?" + query)
+    assert response.status_code == 200
+    assert message in plain(response)
+    assert response.context["report"] is None
+    assert "Fix the period above to see the numbers" in plain(response)
+
+
+def test_results_for_a_period(admin_client: Client) -> None:
+    campaign = make_campaign(("a", "b"), slug="promo")
+    later = T0 + timedelta(days=10)
+    import_history(
+        [
+            *arm("promo", "a", 0, 40, 4),
+            *arm("promo", "b", 100, 40, 8),
+            *[exposure("promo", 200 + i, "b", later) for i in range(5)],
+        ]
+    )
+    query = "?period=custom&start=2026-03-10&end=2026-03-12"
+    report = admin_client.get(url(campaign, "results/") + query).context["report"]
+    assert {row.label: row.result.exposures for row in report.rows} == {"A": 0, "B": 5}
+    assert report.results.since == datetime(2026, 3, 10, tzinfo=timezone.get_current_timezone())
+    assert report.trend_chart is not None and len(report.trend_chart.bars) == 3
+    # Dates with another period mean the dates: the select shows "Custom" again.
+    response = admin_client.get(url(campaign, "results/") + query.replace("custom", "30"))
+    assert response.context["report"].results.since == report.results.since
+    assert '<option value="custom" selected>' in response.content.decode()
+    everything = admin_client.get(url(campaign, "results/") + "?period=all").context["report"]
+    assert {row.label: row.result.exposures for row in everything.rows} == {"A": 40, "B": 45}
+    recent = admin_client.get(url(campaign, "results/") + "?period=7").context["report"]
+    assert not recent.has_data  # everything happened in March
+
+
+def test_results_queries_do_not_grow_with_visitors(admin_client: Client) -> None:
+    small = make_campaign(("a", "b"), name="Small", slug="small")
+    large = make_campaign(("a", "b"), name="Large", slug="large")
+    import_history([*arm("small", "a", 0, 5, 1), *arm("small", "b", 100, 5, 2)])
+    import_history([*arm("large", "a", 1000, 200, 20), *arm("large", "b", 2000, 200, 30)])
+    counts = []
+    for campaign in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url(campaign, "results/")).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]  # under 500 exposed visitors: one attribution query
+
+
 def test_verdicts_and_formatting() -> None:
-    control = campaign_admin.VariantResult("control", exposures=1000, buyers=100)
-    worse = campaign_admin.VariantResult("b", exposures=1000, buyers=60)
+    control = VariantResult("control", exposures=1000, buyers=100)
+    worse = VariantResult("b", exposures=1000, buyers=60)
     worse.comparison = compare_proportions(100, 1000, 60, 1000)
-    verdict = campaign_admin.verdict_for(worse, control)
+    verdict = results_page.verdict_for(worse, control)
     assert verdict.tone == "loss"
     assert verdict.text.startswith("B does worse than control: \u22124.0 points (95% interval")
-    assert campaign_admin.verdict_for(control, control).tone == "baseline"
-    first = campaign_admin.VariantResult("long-name", exposures=1000, buyers=100)
-    better = campaign_admin.VariantResult("b2", exposures=1000, buyers=160)
+    assert results_page.verdict_for(control, control).tone == "baseline"
+    first = VariantResult("long-name", exposures=1000, buyers=100)
+    better = VariantResult("b2", exposures=1000, buyers=160)
     better.comparison = compare_proportions(100, 1000, 160, 1000)
-    verdict = campaign_admin.verdict_for(better, first)
+    verdict = results_page.verdict_for(better, first)
     assert verdict.tone == "win" and verdict.text.startswith("B2 beats long-name: +6.0 points")
-    assert campaign_admin._points(0.0004) == "±0.0"
-    assert campaign_admin._points(-0.0006) == "\u22120.1"
-    assert campaign_admin._points(0.0) == "±0.0"
-    assert campaign_admin._p_value(None) == "—"
-    assert campaign_admin._p_value(0.004) == "p = 0.004"
-    assert campaign_admin._p_value(0.0123) == "p = 0.01"
-    assert campaign_admin._percent(0.004) == "0.40%"
-    assert campaign_admin._percent(None) == "—"
+    assert results_page._points(0.0004) == "±0.0"
+    assert results_page._points(-0.0006) == "\u22120.1"
+    assert results_page._points(0.0) == "±0.0"
+    assert results_page._p_value(None) == "—"
+    assert results_page._p_value(0.004) == "p = 0.004"
+    assert results_page._p_value(0.0123) == "p = 0.01"
+    assert results_page.percent_text(0.004) == "0.40%"
+    assert results_page.percent_text(None) == "—"
     assert [nice_ceiling(v) for v in (0.013, 0.02, 0.021, 0.3, 0.7, 1.0)] == [
         0.02,
         0.02,
@@ -1028,23 +1146,23 @@ def test_verdicts_and_formatting() -> None:
         1.0,
         1.0,
     ]
-    assert campaign_admin._tick_percent(0.0025) == "0.25%"
-    assert campaign_admin._tick_percent(0.025) == "2.5%"
-    assert campaign_admin._tick_percent(0.1) == "10%"
-    assert campaign_admin._tick_percent(0.0) == "0%"
-    row = campaign_admin.ResultRow(
-        result=campaign_admin.VariantResult("a"),
+    assert results_page._tick_percent(0.0025) == "0.25%"
+    assert results_page._tick_percent(0.025) == "2.5%"
+    assert results_page._tick_percent(0.1) == "10%"
+    assert results_page._tick_percent(0.0) == "0%"
+    row = results_page.ResultRow(
+        result=VariantResult("a"),
         label="A",
         is_baseline=False,
         interval=None,
-        verdict=campaign_admin.Verdict("", "wait"),
+        verdict=results_page.Verdict("", "wait"),
         revenue="—",
         revenue_per_visitor="—",
     )
     assert (row.interval_text, row.difference_text, row.difference_interval_text) == ("", "—", "")
     assert (row.uplift_text, row.p_value_text) == ("—", "—")
-    assert campaign_admin.conversion_chart([row]) is None
-    assert campaign_admin.difference_chart([row], "A") is None
+    assert results_page.conversion_chart([row]) is None
+    assert results_page.difference_chart([row], "A") is None
 
 
 # --- preview ----------------------------------------------------------------------------
@@ -1102,7 +1220,7 @@ def test_preview_page_frames_the_shop_with_the_variant_forced(admin_client: Clie
 )
 def test_trigger_text(trigger: str, value: int, text: str) -> None:
     campaign = Campaign(trigger=trigger, trigger_value=value)
-    assert campaign_admin.trigger_text(campaign) == text
+    assert results_page.trigger_text(campaign) == text
 
 
 def test_safe_preview_paths_and_urls() -> None:

@@ -58,10 +58,11 @@ def log_in(page: Any, base: str) -> None:
 
 
 def seed_event_log(slug: str) -> None:
-    """Two weeks of a running test: control 3.0%, A about 4%, B about 5.5% conversion."""
+    """Two weeks of a running test split 20/40/40 (as the campaign is configured):
+    control 2.5%, A about 3.5%, B about 7% conversion."""
     rng = random.Random(7)
     start = timezone.now() - timedelta(days=14)
-    arms = [("control", 1200, 0.030, 0.0), ("a", 1180, 0.040, 0.061), ("b", 1210, 0.055, 0.083)]
+    arms = [("control", 600, 0.025, 0.0), ("a", 1190, 0.035, 0.061), ("b", 1210, 0.070, 0.083)]
     events: list[HistoricalEvent] = []
     number = 0
     for variant, visitors, conversion, ctr in arms:
@@ -173,11 +174,22 @@ def test_build_an_ab_popup_read_results_and_preview(
     verdicts = page.inner_text(".pz-verdicts")
     assert "B beats control" in verdicts
     assert "No significant difference yet" in verdicts
-    bars = page.locator(".pz-chart").first.locator("rect.pz-bar")
+    bars = page.locator(".pz-charts .pz-chart").first.locator("rect.pz-bar")
     assert bars.count() == 3
     widths = [bars.nth(n).evaluate("node => node.getBBox().width") for n in range(3)]
     assert widths[0] < widths[2]  # control's rate is lower than B's
+    assert page.locator(".pz-daily-chart polyline.pz-daily-line").count() == 3
+    assert page.locator(".pz-srm-warning").count() == 0
     page.locator("#content").screenshot(path=str(DOCS_IMG / "campaign-results.png"))
+
+    # Someone changes the split mid-test: the visitors no longer match it, and the page
+    # says so instead of crowning a winner.
+    Campaign.objects.filter(pk=campaign.pk).update(control_percent=50)
+    page.goto(f"{base}/admin/personalize/campaign/{campaign.pk}/results/?period=30")
+    warning = page.locator(".pz-srm-warning")
+    assert "Sample ratio mismatch" in warning.inner_text()
+    assert "beats" not in page.inner_text(".pz-verdicts")
+    page.locator("#content").screenshot(path=str(DOCS_IMG / "campaign-results-srm.png"))
 
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(

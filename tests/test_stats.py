@@ -14,12 +14,16 @@ from scipy import stats as scipy_stats
 
 from personalize.stats import (
     MIN_EXPOSURES,
+    SRM_THRESHOLD,
     Interval,
     MeanComparison,
     ProportionComparison,
     SampleSummary,
     compare_means,
     compare_proportions,
+    sample_ratio_check,
+    sequential_bounds,
+    sequential_test,
     wilson_interval,
 )
 
@@ -559,3 +563,168 @@ def test_nice_ceiling_for_rates_and_counts() -> None:
         1000.0,
     ]
     assert nice_ceiling(0.0) == 1.0 and nice_ceiling(-3.0) == 1.0
+
+
+# --- sample ratio mismatch ----------------------------------------------------------------
+
+
+def test_sample_ratio_check_matches_scipy_chisquare() -> None:
+    check = sample_ratio_check([5_100, 4_900], [50, 50])
+    expected = scipy_stats.chisquare([5_100, 4_900], [5_000, 5_000])
+    assert check.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert check.expected == (5_000.0, 5_000.0) and not check.mismatch
+    # Three groups, 20% control and variants weighted 1:3 of the rest.
+    check = sample_ratio_check([230, 180, 590], [0.2, 0.2, 0.6])
+    expected = scipy_stats.chisquare([230, 180, 590], [200, 200, 600])
+    assert check.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert not check.mismatch  # p is about 0.045: unlucky, not broken
+
+
+def test_sample_ratio_check_flags_a_broken_split() -> None:
+    check = sample_ratio_check([1_000, 1_200], [50, 50])
+    assert check.p_value is not None and check.p_value < SRM_THRESHOLD and check.mismatch
+    # A visitor in a group that should get nobody is a mismatch by itself.
+    assert sample_ratio_check([10, 1], [1, 0]).mismatch
+    # Nothing to test: one group, or nobody yet.
+    assert sample_ratio_check([10], [1]).p_value is None
+    assert sample_ratio_check([0, 0], [1, 1]).p_value is None
+    assert not sample_ratio_check([0, 0], [1, 1]).mismatch
+
+
+@pytest.mark.parametrize(
+    ("observed", "weights", "message"),
+    [
+        ([1, 2], [1], "same length"),
+        ([-1, 2], [1, 1], "observed counts"),
+        ([1, 2], [1, math.inf], "weights"),
+    ],
+)
+def test_sample_ratio_check_rejects_bad_input(
+    observed: list[int], weights: list[float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        sample_ratio_check(observed, weights)
+
+
+# --- sequential testing (mSPRT) --------------------------------------------------------------
+
+
+def test_sequential_test_against_hand_computation() -> None:
+    # d = 0.01, V = 1e-5, N = 10,000, alpha = 0.05, tuning 5000 (GrowthBook's default).
+    d, v, n, alpha = 0.01, 1e-5, 10_000, 0.05
+    rho2 = (2 * math.log(1 / alpha) + math.log(2 * math.log(1 / alpha) + 1)) / 5_000
+    tau2 = n * v * rho2
+    ratio = math.sqrt(v / (v + tau2)) * math.exp(tau2 * d * d / (2 * v * (v + tau2)))
+    half = math.sqrt(v * (v + tau2) / tau2 * (2 * math.log(1 / alpha) + math.log((v + tau2) / v)))
+    result = sequential_test(d, v, n)
+    assert result.p_value == pytest.approx(min(1.0, 1 / ratio), rel=1e-12)
+    assert result.interval.low == pytest.approx(d - half, rel=1e-12)
+    assert result.interval.high == pytest.approx(d + half, rel=1e-12)
+    # GrowthBook's own form of the half-width (gbstats SequentialTwoSidedTTest).
+    s2 = v * n
+    growthbook = math.sqrt(s2) * math.sqrt(
+        2 * (n * rho2 + 1) / (n * n * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha)
+    )
+    assert half == pytest.approx(growthbook, rel=1e-12)
+    # Always wider than the fixed-horizon interval: that is the price of peeking.
+    assert half > scipy_stats.norm.ppf(0.975) * math.sqrt(v)
+
+
+@pytest.mark.parametrize("d", [0.0, 0.002, 0.005, 0.008, 0.0091, 0.0095, 0.012, -0.02])
+def test_sequential_p_value_and_interval_agree(d: float) -> None:
+    result = sequential_test(d, 1e-5, 10_000)
+    assert (result.p_value < 0.05) == (0 not in result.interval)
+    assert 0 <= result.p_value <= 1
+
+
+def test_sequential_comparisons() -> None:
+    fixed = compare_proportions(500, 10_000, 580, 10_000)
+    sequential = compare_proportions(500, 10_000, 580, 10_000, sequential=True)
+    assert sequential.sequential and not fixed.sequential
+    assert sequential.difference == fixed.difference
+    assert sequential.p_value is not None and fixed.p_value is not None
+    assert sequential.p_value > fixed.p_value  # always-valid p-values are more careful
+    assert fixed.significant and not sequential.significant
+    assert_well_formed(sequential)
+    means = compare_means(
+        SampleSummary(5_000, 4.0, 400.0), SampleSummary(5_000, 5.5, 420.0), sequential=True
+    )
+    assert means.sequential and means.degrees_of_freedom is None
+    assert means.significant and means.interval is not None
+    assert_well_formed(means)
+    # Nothing varies: nothing to test, in either analysis.
+    assert compare_proportions(0, 100, 0, 100, sequential=True).p_value is None
+    assert compare_means([1.0] * 40, [1.0] * 40, sequential=True).p_value is None
+
+
+def test_sequential_test_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="variance above 0"):
+        sequential_test(0.1, 0.0, 100)
+    with pytest.raises(ValueError, match="n and tuning"):
+        sequential_test(0.1, 1e-4, 0)
+    with pytest.raises(ValueError, match="confidence"):
+        sequential_test(0.1, 1e-4, 100, confidence=95)
+
+
+def test_peeking_every_day_keeps_sequential_false_positives_under_five_percent() -> None:
+    """A/A tests looked at daily for 30 days: mSPRT holds 5%, the naive test does not.
+
+    2,000 simulated experiments, 200 visitors per group per day converting at 5% in
+    both groups; an experiment is a false positive when any of the 30 daily looks
+    calls it significant at 95%.
+    """
+    rng = np.random.default_rng(20261204)
+    experiments, days, per_day, rate = 2_000, 30, 200, 0.05
+    n = per_day * np.arange(1, days + 1)  # visitors per group at each look
+    conversions_a = rng.binomial(per_day, rate, size=(experiments, days)).cumsum(axis=1)
+    conversions_b = rng.binomial(per_day, rate, size=(experiments, days)).cumsum(axis=1)
+    rate_a, rate_b = conversions_a / n, conversions_b / n
+    difference = rate_b - rate_a
+    variance = rate_a * (1 - rate_a) / n + rate_b * (1 - rate_b) / n
+    p_sequential, _ = sequential_bounds(
+        difference, variance, np.broadcast_to(2 * n, variance.shape), 0.05
+    )
+    sequential_rate = (p_sequential < 0.05).any(axis=1).mean()
+    pooled = (conversions_a + conversions_b) / (2 * n)
+    z = difference / np.sqrt(pooled * (1 - pooled) * 2 / n)
+    naive_rate = (2 * scipy_stats.norm.sf(np.abs(z)) < 0.05).any(axis=1).mean()
+    assert sequential_rate <= 0.05
+    assert naive_rate > 0.05 * 2  # peeking daily at a fixed-horizon test: far above 5%
+    # At a single look the naive test is honest: the simulation itself is sound.
+    assert (2 * scipy_stats.norm.sf(np.abs(z[:, -1])) < 0.05).mean() == pytest.approx(
+        0.05, abs=0.015
+    )
+
+
+def test_peeking_every_day_at_revenue_keeps_sequential_false_positives_under_five_percent() -> None:
+    """The same for a difference of means (revenue per visitor, Welch's variance).
+
+    Normal values let each day's sum and sum of squared deviations be drawn exactly
+    (``N(n mu, n sigma^2)`` and ``sigma^2 chi^2_{n-1}``) instead of 12 million values.
+    """
+    rng = np.random.default_rng(7)
+    experiments, days, per_day, mean, sd = 2_000, 30, 200, 3.0, 12.0
+
+    def cumulative_moments() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        sums = rng.normal(per_day * mean, sd * math.sqrt(per_day), (experiments, days))
+        within = sd**2 * rng.chisquare(per_day - 1, (experiments, days))
+        day_means = sums / per_day
+        n = per_day * np.arange(1, days + 1)
+        running_mean = sums.cumsum(axis=1) / n
+        # Total squared deviations: within each day plus between each day and the whole.
+        between = np.cumsum(per_day * day_means**2, axis=1) - n * running_mean**2
+        variance = (within.cumsum(axis=1) + between) / (n - 1)
+        return running_mean, variance
+
+    mean_a, variance_a = cumulative_moments()
+    mean_b, variance_b = cumulative_moments()
+    n = per_day * np.arange(1, days + 1)
+    difference = mean_b - mean_a
+    variance = variance_a / n + variance_b / n
+    p_sequential, _ = sequential_bounds(
+        difference, variance, np.broadcast_to(2 * n, variance.shape), 0.05
+    )
+    naive = 2 * scipy_stats.norm.sf(np.abs(difference) / np.sqrt(variance))
+    assert (p_sequential < 0.05).any(axis=1).mean() <= 0.05
+    assert (naive < 0.05).any(axis=1).mean() > 0.05 * 2
+    assert (naive[:, -1] < 0.05).mean() == pytest.approx(0.05, abs=0.015)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
@@ -27,20 +27,23 @@ from personalize.campaigns import coupons
 from personalize.campaigns.forms import (
     CampaignForm,
     CouponUploadForm,
+    ResultsFilterForm,
     SegmentChoiceField,
     VariantForm,
     VariantFormSet,
 )
-from personalize.campaigns.measurement import CampaignResults, VariantResult, campaign_results
+from personalize.campaigns.measurement import campaign_results
 from personalize.campaigns.models import Campaign, Lead, Variant
 from personalize.campaigns.preview import preview_url, safe_preview_path
+from personalize.campaigns.results import (
+    build_results_report,
+    percent_text,
+    trigger_text,
+    variant_label,
+)
 from personalize.conf import settings
 from personalize.stats import (
-    MIN_EXPECTED_COUNT,
     MIN_EXPOSURES,
-    Interval,
-    nice_ceiling,
-    wilson_interval,
 )
 
 if TYPE_CHECKING:
@@ -60,8 +63,6 @@ else:
 __all__ = [
     "CampaignAdmin",
     "LeadAdmin",
-    "ResultsReport",
-    "build_results_report",
     "duplicate_campaign",
     "register",
 ]
@@ -70,8 +71,6 @@ __all__ = [
 STATS_CACHE_SECONDS: Final = 60
 PREVIEW_WIDTHS: Final = {390: "Phone", 768: "Tablet", 1280: "Desktop"}
 DEFAULT_PREVIEW_WIDTH: Final = 1280
-#: Shown before negative numbers: a typographic minus reads better than a hyphen.
-MINUS: Final = "\u2212"
 
 
 def register(site: AdminSite) -> None:
@@ -136,7 +135,8 @@ class ListStats:
 
     @property
     def ctr(self) -> float | None:
-        return self.clicks / self.impressions if self.impressions else None
+        """Exposed visitors who clicked, out of exposed visitors."""
+        return self.clicks / self.exposures if self.exposures else None
 
     @property
     def conversion_rate(self) -> float | None:
@@ -172,13 +172,6 @@ def list_stats(campaigns: Sequence[Campaign]) -> dict[int, ListStats]:
     return stats
 
 
-def _percent(rate: float | None) -> str:
-    if rate is None:
-        return "—"
-    value = rate * 100
-    return f"{value:.2f}%" if 0 < abs(value) < 1 else f"{value:.1f}%"
-
-
 def _when(moment: datetime) -> str:
     return date_format(timezone.localtime(moment), "j M Y H:i")
 
@@ -200,344 +193,6 @@ def schedule_text(campaign: Campaign, now: datetime | None = None) -> str:
     elif start is not None and now < start:
         text += " (not started)"
     return text
-
-
-# --- results ----------------------------------------------------------------------------
-
-
-def trigger_text(campaign: Campaign) -> str:
-    """When shoppers see the campaign, as the end of a sentence: "after 4 seconds"."""
-    value = campaign.trigger_value
-    seconds = f"{value} second{'s' if value != 1 else ''}"
-    texts: dict[str, str] = {
-        Campaign.Trigger.DELAY: f"after {seconds} on the page",
-        Campaign.Trigger.SCROLL: f"after scrolling {value}% of the page",
-        Campaign.Trigger.EXIT: "when the pointer leaves the window (exit intent, desktop)",
-        Campaign.Trigger.INACTIVITY: f"after {seconds} without activity",
-        Campaign.Trigger.PAGEVIEW: f"on page view {value} of a visit",
-    }
-    return texts.get(campaign.trigger, "as soon as the page loads")
-
-
-def variant_label(key: str) -> str:
-    """ "Control", or the variant key as people say it ("A", "B", or the key itself)."""
-    if key == "control":
-        return "Control"
-    return key.upper() if len(key) <= 2 else key
-
-
-def _points(difference: float) -> str:
-    """A difference of rates in percentage points, signed: "+2.1", "-0.4" (a true minus)."""
-    value = round(difference * 100, 1)
-    sign = "+" if value > 0 else MINUS if value < 0 else "±"
-    return f"{sign}{abs(value):.1f}"
-
-
-def _p_value(p_value: float | None) -> str:
-    if p_value is None:
-        return "—"
-    if p_value < 0.001:
-        return "p < 0.001"
-    return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    text: str
-    tone: str  # "baseline", "win", "loss", "neutral" or "wait"
-
-    @property
-    def names_variant(self) -> bool:
-        """Whether the text starts with the variant's name ("B beats control: ...")."""
-        return self.tone in ("win", "loss")
-
-
-def verdict_for(row: VariantResult, baseline: VariantResult) -> Verdict:
-    """The plain-language conclusion for one variant against the baseline."""
-    comparison = row.comparison
-    if comparison is None:
-        return Verdict("Baseline: the others are compared with it.", "baseline")
-    name = variant_label(row.key)
-    other = variant_label(baseline.key)
-    other = other.lower() if baseline.is_control else other
-    if comparison.insufficient_data:
-        smallest = min(row.exposures, baseline.exposures)
-        if smallest < MIN_EXPOSURES:
-            return Verdict(
-                f"Not enough data yet: {smallest:,} exposure{'s' if smallest != 1 else ''}, "
-                f"need at least {MIN_EXPOSURES} per variant",
-                "wait",
-            )
-        buyers = row.buyers + baseline.buyers
-        return Verdict(
-            f"Not enough data yet: {buyers:,} conversion{'s' if buyers != 1 else ''} so far, "
-            f"too few to compare (each group should expect at least {MIN_EXPECTED_COUNT}); "
-            "keep the test running",
-            "wait",
-        )
-    interval = comparison.interval
-    assert comparison.difference is not None and interval is not None
-    detail = (
-        f"{_points(comparison.difference)} points "
-        f"({round(comparison.confidence * 100)}% interval {_points(interval.low)} to "
-        f"{_points(interval.high)}), {_p_value(comparison.p_value)}"
-    )
-    if not comparison.significant:
-        return Verdict(f"No significant difference yet: {detail}", "neutral")
-    if comparison.difference > 0:
-        return Verdict(f"{name} beats {other}: {detail}", "win")
-    return Verdict(f"{name} does worse than {other}: {detail}", "loss")
-
-
-@dataclass(frozen=True)
-class ChartRow:
-    label: str
-    sublabel: str
-    tone: str
-    y: int
-    value: str
-    bar_x: str = "0"
-    bar_width: str = "0"
-    point: str | None = None
-    low: str | None = None
-    high: str | None = None
-
-
-@dataclass(frozen=True)
-class Chart:
-    """An inline SVG chart's geometry; numbers are preformatted attribute values."""
-
-    title: str
-    description: str
-    rows: list[ChartRow]
-    ticks: list[tuple[str, str]]
-    height: int
-    axis_y: int
-    zero_x: str | None = None
-    width: int = field(default=760, init=False)
-    plot_left: int = field(default=130, init=False)
-    plot_right: int = field(default=640, init=False)
-    value_x: int = field(default=650, init=False)
-
-
-_ROW_HEIGHT: Final = 40
-_TOP: Final = 12
-PLOT_LEFT: Final = 130
-PLOT_RIGHT: Final = 640
-
-
-def _tick_percent(value: float) -> str:
-    """An axis label: "0%", "2.5%", "0.25%" (no trailing zeros)."""
-    return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
-
-
-def conversion_chart(rows: list[ResultRow]) -> Chart | None:
-    """Conversion rate per variant as bars, with the 95% Wilson interval as a whisker."""
-    measured = [(row, row.interval) for row in rows if row.interval is not None]
-    if not measured:
-        return None
-    top = max(max(interval.high, row.rate or 0.0) for row, interval in measured)
-    scale = nice_ceiling(max(top, 0.001))
-    span = PLOT_RIGHT - PLOT_LEFT
-
-    def x(rate: float) -> float:
-        return PLOT_LEFT + span * min(max(rate / scale, 0.0), 1.0)
-
-    chart_rows = [
-        ChartRow(
-            label=row.label,
-            sublabel=f"{row.result.exposures:,} visitors",
-            tone=row.verdict.tone,
-            y=_TOP + index * _ROW_HEIGHT,
-            value=_percent(row.rate),
-            bar_x=str(PLOT_LEFT),
-            bar_width=f"{x(row.rate or 0.0) - PLOT_LEFT:.1f}",
-            low=f"{x(interval.low):.1f}",
-            high=f"{x(interval.high):.1f}",
-        )
-        for index, (row, interval) in enumerate(measured)
-    ]
-    axis_y = _TOP + len(chart_rows) * _ROW_HEIGHT
-    return Chart(
-        title="Conversion rate per variant",
-        description="Bars show each variant's conversion rate; the line across each bar is its "
-        "95% interval, the range the true rate is likely in.",
-        rows=chart_rows,
-        ticks=[
-            (f"{x(scale * step / 4):.1f}", _tick_percent(scale * step / 4)) for step in range(5)
-        ],
-        height=axis_y + 26,
-        axis_y=axis_y,
-    )
-
-
-def difference_chart(rows: list[ResultRow], baseline: str) -> Chart | None:
-    """Each variant's difference from the baseline with its 95% interval, around zero."""
-    compared = [
-        row
-        for row in rows
-        if row.result.comparison is not None
-        and row.result.comparison.interval is not None
-        and row.result.comparison.difference is not None
-    ]
-    if not compared:
-        return None
-    reach = max(
-        max(abs(c.interval.low), abs(c.interval.high), abs(c.difference))
-        for row in compared
-        if (c := row.result.comparison) is not None
-        and c.interval is not None
-        and c.difference is not None
-    )
-    scale = nice_ceiling(max(reach, 0.001))
-    middle = (PLOT_LEFT + PLOT_RIGHT) / 2
-    half = (PLOT_RIGHT - PLOT_LEFT) / 2
-
-    def x(difference: float) -> str:
-        return f"{middle + half * min(max(difference / scale, -1.0), 1.0):.1f}"
-
-    chart_rows = []
-    for index, row in enumerate(compared):
-        comparison = row.result.comparison
-        assert comparison is not None and comparison.interval is not None
-        assert comparison.difference is not None
-        chart_rows.append(
-            ChartRow(
-                label=row.label,
-                sublabel=f"vs {baseline}",
-                tone=row.verdict.tone,
-                y=_TOP + index * _ROW_HEIGHT,
-                value=f"{_points(comparison.difference)} pts",
-                point=x(comparison.difference),
-                low=x(comparison.interval.low),
-                high=x(comparison.interval.high),
-            )
-        )
-    axis_y = _TOP + len(chart_rows) * _ROW_HEIGHT
-    ticks = []
-    for step in range(-2, 3):
-        value = scale * step / 2
-        ticks.append((x(value), f"{_points(value)} pts" if step else "0"))
-    return Chart(
-        title=f"Difference from {baseline}",
-        description="Each dot is the difference in conversion rate from the baseline, in "
-        "percentage points; the line is its 95% interval. A line that crosses 0 means no "
-        "difference is still plausible.",
-        rows=chart_rows,
-        ticks=ticks,
-        height=axis_y + 26,
-        axis_y=axis_y,
-        zero_x=f"{middle:.1f}",
-    )
-
-
-@dataclass(frozen=True)
-class ResultRow:
-    """One variant (or control) on the results page."""
-
-    result: VariantResult
-    label: str
-    is_baseline: bool
-    interval: Interval | None
-    verdict: Verdict
-    revenue: str
-    revenue_per_visitor: str
-
-    @property
-    def rate(self) -> float | None:
-        return self.result.conversion_rate
-
-    @property
-    def rate_text(self) -> str:
-        return _percent(self.rate)
-
-    @property
-    def ctr_text(self) -> str:
-        return _percent(self.result.ctr)
-
-    @property
-    def interval_text(self) -> str:
-        if self.interval is None:
-            return ""
-        return f"{_percent(self.interval.low)} to {_percent(self.interval.high)}"
-
-    @property
-    def difference_text(self) -> str:
-        comparison = self.result.comparison
-        if comparison is None or comparison.difference is None:
-            return "—"
-        return f"{_points(comparison.difference)} pts"
-
-    @property
-    def difference_interval_text(self) -> str:
-        comparison = self.result.comparison
-        if comparison is None or comparison.interval is None:
-            return ""
-        return f"{_points(comparison.interval.low)} to {_points(comparison.interval.high)}"
-
-    @property
-    def uplift_text(self) -> str:
-        comparison = self.result.comparison
-        if comparison is None or comparison.relative_uplift is None:
-            return "—"
-        uplift = comparison.relative_uplift * 100
-        sign = "+" if uplift > 0 else MINUS if uplift < 0 else "±"
-        return f"{sign}{abs(uplift):.0f}%"
-
-    @property
-    def p_value_text(self) -> str:
-        comparison = self.result.comparison
-        return "—" if comparison is None else _p_value(comparison.p_value)
-
-
-@dataclass(frozen=True)
-class ResultsReport:
-    results: CampaignResults
-    rows: list[ResultRow]
-    baseline_label: str
-    conversion_chart: Chart | None
-    difference_chart: Chart | None
-    verdicts: list[tuple[str, Verdict]] = field(default_factory=list)
-
-    @property
-    def has_data(self) -> bool:
-        return any(row.result.exposures or row.result.impressions for row in self.rows)
-
-
-def _money(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.2f} {settings.CURRENCY}"
-
-
-def build_results_report(campaign: Campaign) -> ResultsReport:
-    """Every number and sentence the results page shows for ``campaign``."""
-    keys = sorted(Variant.objects.filter(campaign=campaign).values_list("key", flat=True))
-    if campaign.control_percent:
-        keys.insert(0, "control")
-    results = campaign_results(campaign.slug, campaign.attribution_days, keys)
-    baseline = results.variants[0] if results.variants else None
-    rows = []
-    for item in results.variants:
-        assert baseline is not None
-        rows.append(
-            ResultRow(
-                result=item,
-                label=variant_label(item.key),
-                is_baseline=item is baseline,
-                interval=wilson_interval(item.buyers, item.exposures),
-                verdict=verdict_for(item, baseline),
-                revenue=_money(item.revenue),
-                revenue_per_visitor=_money(item.revenue_per_visitor),
-            )
-        )
-    baseline_label = variant_label(baseline.key) if baseline else ""
-    return ResultsReport(
-        results=results,
-        rows=rows,
-        baseline_label=baseline_label,
-        conversion_chart=conversion_chart(rows),
-        difference_chart=difference_chart(rows, baseline_label),
-        verdicts=[(row.label, row.verdict) for row in rows if not row.is_baseline],
-    )
 
 
 # --- admin classes ----------------------------------------------------------------------
@@ -732,12 +387,12 @@ class CampaignAdmin(_CampaignAdminBase):
     @admin.display(description="CTR")
     def ctr(self, obj: Campaign) -> str:
         stats = self._stats(obj)
-        return _percent(stats.ctr) if stats else "—"
+        return percent_text(stats.ctr) if stats else "—"
 
     @admin.display(description="conversion")
     def conversion(self, obj: Campaign) -> str:
         stats = self._stats(obj)
-        return _percent(stats.conversion_rate) if stats else "—"
+        return percent_text(stats.conversion_rate) if stats else "—"
 
     @admin.display(description="coupon")
     def coupon_pool(self, obj: Campaign) -> SafeString | str:
@@ -896,7 +551,15 @@ class CampaignAdmin(_CampaignAdminBase):
         """Per variant and control: reach, clicks, conversions with intervals, and a verdict."""
         campaign = self._campaign(request, object_id)
         context = self._context(request, campaign, "Results")
-        context["report"] = build_results_report(campaign)
+        form = ResultsFilterForm(request.GET)
+        if not form.is_valid():
+            context["report"] = None  # the errors say what to fix; no numbers for a bad period
+        else:
+            since, until = form.bounds()
+            context["report"] = build_results_report(
+                campaign, since=since, until=until, sequential=form.sequential
+            )
+        context["form"] = form
         context["min_exposures"] = MIN_EXPOSURES
         return TemplateResponse(request, "personalize/admin/campaign_results.html", context)
 

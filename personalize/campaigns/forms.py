@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -27,6 +28,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.utils import timezone
 
 from personalize.campaigns import coupons
 from personalize.campaigns.models import DEVICES, PAGE_RULE_MATCHES, Campaign, Variant
@@ -48,6 +50,7 @@ __all__ = [
     "CampaignForm",
     "CouponUploadForm",
     "PageRulesWidget",
+    "ResultsFilterForm",
     "SegmentChoiceField",
     "VariantForm",
     "VariantFormSet",
@@ -64,6 +67,8 @@ PREFIX: Final = "pr"
 MAX_RULES: Final = 50
 MAX_RULE_VALUE: Final = 300
 MAX_JSON_LENGTH: Final = 20_000
+#: The longest custom period the results page accepts, in days.
+MAX_RESULTS_DAYS: Final = 366
 #: Longest variant body; a popup's text is a few hundred characters.
 MAX_BODY_LENGTH: Final = 20_000
 #: Blank rows rendered for adding rules without JavaScript.
@@ -789,3 +794,83 @@ class CouponUploadForm(forms.Form):
             return coupons.read_codes(upload)
         except coupons.CSVFileError as error:
             raise ValidationError(str(error)) from None
+
+
+class ResultsFilterForm(forms.Form):
+    """The results page's period and analysis, read from the query string.
+
+    The period counts visitors exposed in it (and their purchases up to its end);
+    "all" is the whole experiment. A custom period needs a start and an end, in order,
+    not in the future and at most :data:`MAX_RESULTS_DAYS` days long. Dates given
+    with another period choose the custom period: they are the more specific ask.
+    """
+
+    PERIODS: Final = (
+        ("all", "Whole experiment"),
+        ("7", "Last 7 days"),
+        ("30", "Last 30 days"),
+        ("90", "Last 90 days"),
+        ("custom", "Custom"),
+    )
+    ANALYSES: Final = (
+        ("sequential", "Sequential (safe to check daily)"),
+        ("fixed", "Fixed horizon (one planned look)"),
+    )
+
+    period = forms.ChoiceField(choices=PERIODS, required=False)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    analysis = forms.ChoiceField(choices=ANALYSES, required=False)
+
+    def __init__(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        if data is not None and (data.get("start") or data.get("end")):
+            data = {**{key: data.get(key) for key in data}, "period": "custom"}
+        super().__init__(data, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["period"] = data.get("period") or "all"
+        data["analysis"] = data.get("analysis") or "sequential"
+        if data["period"] != "custom":
+            return data
+        start, end = data.get("start"), data.get("end")
+        if start is None and "start" not in self.errors:
+            self.add_error("start", "Enter the first day of the custom period.")
+        if end is None and "end" not in self.errors:
+            self.add_error("end", "Enter the last day of the custom period.")
+        if start is None or end is None:
+            return data
+        today = timezone.localdate()
+        if end > today:
+            self.add_error(
+                "end", f"The end cannot be in the future: use {today:%Y-%m-%d} or earlier."
+            )
+        if start > end:
+            self.add_error("start", "The start must be on or before the end.")
+        elif (end - start).days + 1 > MAX_RESULTS_DAYS:
+            self.add_error(
+                "start",
+                f"A custom period can be at most {MAX_RESULTS_DAYS} days long: move the start "
+                "later or choose “Whole experiment”.",
+            )
+        return data
+
+    def bounds(self, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
+        """``(since, until)`` for the cleaned period: ``None`` for an open end."""
+        now = now or timezone.now()
+        zone = timezone.get_current_timezone()
+        period = self.cleaned_data.get("period", "all")
+        if period == "all":
+            return None, None
+        if period == "custom":
+            start, end = self.cleaned_data["start"], self.cleaned_data["end"]
+            until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+            return datetime.combine(start, time.min, tzinfo=zone), min(
+                now, until - timedelta(microseconds=1)
+            )
+        first = timezone.localdate(now, zone) - timedelta(days=int(period) - 1)
+        return datetime.combine(first, time.min, tzinfo=zone), now
+
+    @property
+    def sequential(self) -> bool:
+        return bool(self.cleaned_data.get("analysis", "sequential") != "fixed")

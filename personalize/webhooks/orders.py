@@ -19,7 +19,7 @@ from django.db import IntegrityError
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from personalize.campaigns.measurement import EXPOSURE_EVENTS
+from personalize.campaigns.measurement import exposure_events
 from personalize.campaigns.models import Campaign
 from personalize.conf import settings
 from personalize.measurement import order_value, product_revenue
@@ -81,7 +81,8 @@ def _attributed(purchases: list[Event]) -> list[WebhookEvent]:
     # First exposure per (visitor, campaign) and the variant seen then.
     exposures: dict[tuple[str, str], tuple[datetime, str]] = {}
     rows = (
-        events.filter(name__in=EXPOSURE_EVENTS, visitor_id__in=visitors, occurred_at__lte=latest)
+        exposure_events()  # as the results page counts them: an arm's own event
+        .filter(visitor_id__in=visitors, occurred_at__lte=latest)
         .values("visitor_id", "props__campaign", "props__variant")
         .annotate(first=Min("occurred_at"))
         .order_by()
