@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from personalize.bucketing import assign_variant
 from personalize.conf import settings
@@ -243,7 +244,7 @@ def order(rows: list[Event], n: int, at: datetime, number: str, value: float) ->
     add(rows, n, "purchase", at, order_id=number, value=value, items=[line])
 
 
-def uplift_log() -> list[Event]:
+def uplift_log(shift: timedelta = timedelta(0)) -> list[Event]:
     """40 shown visitors (8 buy: 6 once for 50, 2 twice for 30 + 20) and 40 held out
     (4 buy once for 25), plus the events that must not count."""
     rows: list[Event] = []
@@ -267,6 +268,8 @@ def uplift_log() -> list[Event]:
     add(rows, 2000, "rec_view", T0 - timedelta(hours=1), widget=SLOT, strategy="similar", count=4)
     order(rows, 2000, T0, "before", 999.0)
     add(rows, 3000, "rec_view", T0 + timedelta(hours=1), widget="other", holdout=True)
+    for row in rows:
+        row.occurred_at += shift
     return rows
 
 
@@ -299,10 +302,14 @@ def test_results_page_shows_the_uplift(admin_client: Client) -> None:
     widget = Widget.objects.create(
         slot=SLOT, name="PDP", title="Also viewed", strategy="similar", holdout_percent=50
     )
-    Event.objects.bulk_create(uplift_log())
-    page = admin_client.get(f"/admin/personalize/widget/{widget.pk}/results/?days=90")
+    Event.objects.bulk_create(uplift_log(shift=timezone.now() - NOW))  # the page's "now"
+    page = admin_client.get(f"/admin/personalize/widget/{widget.pk}/results/?days=30")
     assert page.status_code == 200
     html = page.content.decode()
     assert "Uplift against the holdout" in html
-    assert "50% of visitors are held out" in html
+    assert "50% of visitors held out" in html
     assert "How the uplift is counted" in html
+    # The hand-computed numbers of test_uplift_against_hand_computed_numbers.
+    assert "(20.0%)" in html and "(10.0%)" in html  # shown and held-out visitors who ordered
+    assert "+10.0 points (+100%)" in html
+    assert "+7.50 EUR per visitor (+300%)" in html

@@ -501,6 +501,9 @@ class HoldoutResults:
 
     holdout_percent: int
     attribution_days: int
+    days: int
+    period_start: datetime
+    until: datetime
     exposed: ArmResult
     holdout: ArmResult
     #: When the comparison starts: the first holdout view in the period (``None``: none).
@@ -520,6 +523,12 @@ class HoldoutResults:
     @property
     def order_difference_points(self) -> float | None:
         return None if self.orders is None else _percent(self.orders.difference)
+
+    @property
+    def order_interval_points(self) -> tuple[float, float] | None:
+        if self.orders is None or self.orders.interval is None:
+            return None
+        return (self.orders.interval.low * 100, self.orders.interval.high * 100)
 
     @property
     def order_uplift_percent(self) -> float | None:
@@ -612,6 +621,9 @@ def holdout_results(
     results = HoldoutResults(
         holdout_percent=holdout_percent,
         attribution_days=attribution_days,
+        days=days,
+        period_start=period_start,
+        until=until,
         exposed=exposed,
         holdout=holdout,
         since=since,
