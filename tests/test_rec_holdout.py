@@ -21,6 +21,7 @@ from personalize.bucketing import assign_variant
 from personalize.conf import settings
 from personalize.identity.cookies import SALT
 from personalize.models import Event, Widget
+from personalize.profiles.base import BaseProfileStore
 from personalize.recommendations.measurement import holdout_results, widget_results
 from personalize.recommendations.serving import WidgetSpec
 from personalize.recommendations.training import train
@@ -175,6 +176,23 @@ def test_holdout_costs_no_extra_query_on_the_hot_path(
     with django_assert_num_queries(budgets[shown]):
         client_for(held).get(url)
     assert budgets[held] == budgets[shown]
+
+
+def test_redis_hot_path_of_a_held_out_visitor_is_the_one_product_query(
+    use_redis_store: BaseProfileStore,
+    catalogue: list[Product],
+    django_assert_num_queries: Any,
+) -> None:
+    train()
+    make_widget(holdout_percent=50)
+    client = client_for(visitors(SLOT, 50, held=True)[0])
+    url = f"/recs/{SLOT}/?product={catalogue[0].pk}"
+    client.get(url)  # warm up: scripts, compiled configuration
+    with django_assert_num_queries(1) as captured:
+        html = client.get(url).content.decode()
+    # What a shown visitor costs: the widget is chosen, then withheld.
+    assert "shop_demo_product" in captured.captured_queries[0]["sql"]
+    assert "data-pz-holdout" in html and ids(html) == []
 
 
 def test_visitors_who_cannot_be_measured_are_never_held_out(
