@@ -101,6 +101,15 @@ class WidgetViewSerializer(WidgetEventSerializer):
     """``rec_view``: half the widget came into view, showing ``count`` items; or, with
     ``holdout: true``, the invisible marker of a visitor in the widget's holdout did."""
 
+    count = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        error_messages={
+            "min_value": "The number of items shown must be from 1 to 100.",
+            "max_value": "The number of items shown must be from 1 to 100.",
+        },
+    )
     holdout = serializers.BooleanField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -111,16 +120,6 @@ class WidgetViewSerializer(WidgetEventSerializer):
                 {"holdout": "A held-out visitor sees no products: send no count or strategy."}
             )
         return super().validate(attrs)
-
-    count = serializers.IntegerField(
-        min_value=1,
-        max_value=100,
-        required=False,
-        error_messages={
-            "min_value": "The number of items shown must be from 1 to 100.",
-            "max_value": "The number of items shown must be from 1 to 100.",
-        },
-    )
 
 
 class WidgetClickSerializer(WidgetEventSerializer):
