@@ -107,7 +107,14 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
                 title="Welcome back! New arrivals are in since your last visit.",
                 cta_label="See what's new",
                 cta_url="/#new-title",
-            )
+            ),
+            # An A/B test, 50/50 (the seeded history shows a sample-ratio mismatch).
+            _variant(
+                "b",
+                title="Good to see you again! This week's new arrivals are in.",
+                cta_label="Show me",
+                cta_url="/#new-title",
+            ),
         ],
     },
     {
@@ -149,7 +156,17 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
                 cta_label="Keep browsing",
                 cta_url="/",
                 dismiss_label="Maybe later",
-            )
+            ),
+            # An A/B test: urgency and a direct call to action (the seeded winner).
+            _variant(
+                "b",
+                title="€5 off, today only",
+                body="<p>Your <strong>€5</strong> code works on anything you looked at, "
+                "until midnight.</p>",
+                cta_label="Use my €5 now",
+                cta_url="/cart/",
+                dismiss_label="Maybe later",
+            ),
         ],
     },
     {
@@ -306,6 +323,7 @@ DEMO_WIDGETS: list[dict[str, Any]] = [
         "strategy": Strategy.PERSONALISED,
         "fallback": Strategy.BESTSELLERS,
         "count": 4,
+        "holdout_percent": 10,  # measures the widget's uplift (see its Results page)
         "rules": [
             {
                 "segment": "new-visitors",
@@ -320,6 +338,7 @@ DEMO_WIDGETS: list[dict[str, Any]] = [
         "title": "Customers who viewed this also viewed",
         "strategy": Strategy.VIEWED_TOGETHER,
         "fallback": Strategy.SIMILAR,
+        "holdout_percent": 20,
     },
     {
         "slot": "product-bought",

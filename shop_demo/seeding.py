@@ -9,6 +9,11 @@ goes with it) and look-alikes (what shoppers compare it with), so the history
 holds the co-views and co-purchases that "viewed together" and "bought together"
 recommendations learn from.
 
+The last 60 days also hold what the demo's campaigns and recommendation widgets
+did: exposures, clicks, captures and the orders they led to, with three A/B stories
+and widget holdouts (see :mod:`shop_demo.campaign_history`), so every results page
+has numbers on the first run.
+
 The command ``manage.py seed_demo`` wraps :func:`run`; tests call it with small
 sizes.
 """
@@ -31,11 +36,19 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from personalize.campaigns.models import Campaign, Lead
 from personalize.profiles.base import get_store
 from personalize.recommendations.training import train
 from personalize.rfm.run import run_rfm
 from personalize.segments.sizes import estimate_segment_sizes
 from personalize.tracking.history import HistoricalEvent, import_history
+from shop_demo.campaign_history import (
+    LIVE_DAYS,
+    LeadRecord,
+    LiveSetup,
+    VisitorCampaigns,
+    live_setup,
+)
 from shop_demo.catalogue import (
     CATEGORIES,
     CATEGORY_BY_SLUG,
@@ -44,7 +57,7 @@ from shop_demo.catalogue import (
     generate_products,
 )
 from shop_demo.models import Category, Order, OrderItem, Product
-from shop_demo.orders import currency, purchase_props, shipping_for
+from shop_demo.orders import currency, free_shipping_threshold, purchase_props, shipping_for
 from shop_demo.personalization import (
     install_demo_campaigns,
     install_demo_segments,
@@ -62,14 +75,21 @@ LAPSED_AFTER_DAYS = 120
 CO_VIEW_RATE = 0.45
 LOOK_ALIKE_SHARE = 0.6
 CO_PURCHASE_RATE = 0.35
-# The recommendation widgets went live this many days before "now": since then, product
-# pages report widget views, and some related-product views came from a widget click.
-WIDGETS_LIVE_DAYS = 45
+# The recommendation widgets went live this many days before "now" (with the campaigns):
+# since then, pages report widget views, and some related-product views came from a
+# widget click.
+WIDGETS_LIVE_DAYS = LIVE_DAYS
 # (slot, strategy, share of pages where the widget is scrolled into view, items shown)
 PRODUCT_WIDGETS = (
     ("product-bought", "bought_together", 0.8, 3),
     ("product-viewed", "viewed_together", 0.6, 4),
+    ("product-similar", "similar", 0.4, 4),
 )
+# Of category pages, how many show "inspired by your browsing" in view; of cart pages,
+# how many show the cross-sell, and how often a product is added from it.
+CATEGORY_WIDGET_SEEN = 0.5
+CART_WIDGET_SEEN = 0.7
+CART_WIDGET_ADD = 0.2
 # Of the related products viewed next, how many were reached through a widget click.
 WIDGET_CLICK_SHARE = 0.55
 # Of visits landing on the home page, how many click a "Recommended for you" product.
@@ -428,6 +448,7 @@ class VisitorPlan:
 class History:
     events: list[HistoricalEvent] = field(default_factory=list)
     orders: list[tuple[Order, list[OrderItem]]] = field(default_factory=list)
+    leads: list[LeadRecord] = field(default_factory=list)
     visitors: int = 0
     linked_users: int = 0
 
@@ -436,9 +457,16 @@ class Simulation:
     """Generates one visitor after another from a single seeded RNG."""
 
     def __init__(
-        self, seed: int, months: int, now: datetime, products: list[Product], users: list[User]
+        self,
+        seed: int,
+        months: int,
+        now: datetime,
+        products: list[Product],
+        users: list[User],
+        setup: LiveSetup | None = None,
     ) -> None:
         self.rng = history_rng(seed)
+        self.setup = setup or LiveSetup(campaigns={}, widgets={})
         self.now = now.timestamp()
         self.start = self.now - months * 30 * DAY
         self.shelf = Shelf(
@@ -451,6 +479,7 @@ class Simulation:
         self.numbers: set[str] = set()
         self.consumables = {spec.slug for spec in CATEGORIES if spec.consumable}
         self.guests = 0
+        self.leads = 0
 
     # Planning ----------------------------------------------------------------
 
@@ -586,6 +615,13 @@ class _VisitorRun:
         # on it. ``via`` is the widget the next product view may come from.
         self.widget_rng = random.Random(f"pawsome-widgets-{plan.visitor_id}")
         self.via: tuple[str, str, int] | None = None
+        self.campaigns = VisitorCampaigns(sim.setup, plan.visitor_id, self._report)
+        # What campaign targeting reads, as the visitor's profile would have it.
+        self.product_views = 0
+        self.ever_added = False
+        self.orders = 0
+        self.last_order = 0.0
+        self.last_consumable_order = 0.0
 
     def _emit(self, name: str, props: dict[str, Any]) -> None:
         self.sim.history.events.append(
@@ -603,6 +639,13 @@ class _VisitorRun:
             )
         )
 
+    def _report(self, name: str, props: dict[str, Any]) -> None:
+        """What the runtime reports about a campaign or widget on the current page."""
+        self._emit(name, {**props, "path": self.path})
+
+    def _live(self) -> bool:
+        return self.t >= self.sim.now - WIDGETS_LIVE_DAYS * DAY
+
     def _step(self, low: float = 8, high: float = 140) -> None:
         self.t += self.rng.uniform(low, high)
 
@@ -618,6 +661,12 @@ class _VisitorRun:
         self.via = None
         self.page(f"/c/{slug}/")
         self._emit("category_view", {"category": slug})
+        if (
+            self._live()
+            and self.widget_rng.random() < CATEGORY_WIDGET_SEEN
+            and self.campaigns.widget_view("category", "personalised", 4)
+        ):
+            self.via = ("category", "personalised", 4)
 
     def view_product(self, product: Product) -> None:
         widgets_live = self.t >= self.sim.now - WIDGETS_LIVE_DAYS * DAY
@@ -625,7 +674,7 @@ class _VisitorRun:
         if widgets_live and via is not None:
             widget, strategy, items = via
             if self.widget_rng.random() < (
-                HOME_CLICK_RATE if widget == "home" else WIDGET_CLICK_SHARE
+                WIDGET_CLICK_SHARE if widget.startswith("product-") else HOME_CLICK_RATE
             ):
                 self._emit(
                     "rec_click",
@@ -638,6 +687,7 @@ class _VisitorRun:
                     },
                 )
         self.last_viewed = product
+        self.product_views += 1
         self.page(f"/p/{product.slug}/")
         self._emit(
             "product_view",
@@ -650,12 +700,10 @@ class _VisitorRun:
         if widgets_live:
             for widget, strategy, seen, items in PRODUCT_WIDGETS:
                 if self.widget_rng.random() < seen:
-                    self._emit(
-                        "rec_view",
-                        {"widget": widget, "strategy": strategy, "count": items, "path": self.path},
-                    )
+                    self.campaigns.widget_view(widget, strategy, items)
 
     def add(self, product: Product, quantity: int) -> None:
+        self.ever_added = True
         self._step(5, 40)
         self._emit(
             "add_to_cart",
@@ -678,7 +726,10 @@ class _VisitorRun:
         query = self.rng.choice(SEARCHES[self.plan.pet])
         self.via = None
         self.page("/search/")
-        self._emit("search", {"query": query, "results": self.sim.shelf.search_count(query)})
+        results = self.sim.shelf.search_count(query)
+        self._emit("search", {"query": query, "results": results})
+        if not results and self._live():
+            self.campaigns.widget_view("empty-search", "trending", 4)
 
     def _land(self, at: float, first: bool) -> None:
         self.t = at
@@ -703,17 +754,21 @@ class _VisitorRun:
             self.view_category(category)
         else:
             self.page("/")
-            if self.t >= self.sim.now - WIDGETS_LIVE_DAYS * DAY:
+            if self._live():
                 strategy = "bestsellers" if first else "personalised"
-                self._emit(
-                    "rec_view", {"widget": "home", "strategy": strategy, "count": 4, "path": "/"}
-                )
-                self.via = ("home", strategy, 4)
+                if self.campaigns.widget_view("home", strategy, 4):
+                    self.via = ("home", strategy, 4)
 
     def visit(self, at: float, kind: str, *, first: bool) -> float:
         """Simulate one visit starting at ``at``; return when it ended."""
         rng = self.rng
+        live = at >= self.sim.now - LIVE_DAYS * DAY
+        views_before = self.product_views
+        if live:
+            self.campaigns.begin_visit()
         self._land(at, first)
+        if live:
+            self._landing_campaigns(first)
         for _ in range(rng.randint(0, 2)):
             self.view_category(self.sim.pick_category(rng, self.plan))
         viewed: list[Product] = []
@@ -724,19 +779,111 @@ class _VisitorRun:
                 viewed.append(product)
         if rng.random() < 0.25:
             self.search()
+        if live and kind == "browse":
+            # "Browse abandoners" leaving a product page on a desktop meet the exit offer.
+            if (
+                not first
+                and viewed
+                and views_before >= 3
+                and not self.ever_added
+                and self.plan.device == "desktop"
+            ):
+                self.campaigns.show("exit-intent-offer", self.t)
+            if self.campaigns.converts():
+                kind = "buy"  # what they were shown made them buy this time
         if kind == "buy":
             self.buy(viewed)
         elif kind == "abandon":
             for product in viewed[: rng.randint(1, 2)]:
                 self.add(product, 1)
-            self.page("/cart/")
+            self.cart_page()
         elif viewed and rng.random() < 0.2:
             # Tried something in the cart, then changed their mind.
             product = rng.choice(viewed)
             self.add(product, 1)
-            self.page("/cart/")
+            self.cart_page()
             self.remove(product)
         return self.t
+
+    def _landing_campaigns(self, first: bool) -> None:
+        """The campaigns of the visit's first page, each for the visitors it targets."""
+        shows, now = self.campaigns, self.t
+        if first:
+            shown = shows.show("welcome-popup", now)
+            if shown is not None and shown[1]:
+                self.capture("welcome-popup", shown[0])
+        else:
+            shows.show("welcome-back-bar", now)
+            if not self.user_id:
+                shows.show("sign-in-bar", now)
+        if self.cart:
+            shows.show("cart-reminder-bar", now)
+        since = now - self.last_consumable_order
+        if (
+            self.last_consumable_order
+            and 30 * DAY <= since <= 120 * DAY
+            and not shows.shows_since("replenish-reminder", now - 7 * DAY)
+            and shows.show("replenish-reminder", now) is not None
+        ):
+            shows.widget_view("replenish", "buy_again", 3)  # inside the slide-in
+        if self.plan.archetype == "champion" and self.orders >= 3:
+            shows.show("vip-early-access", now)
+        if (
+            self.orders >= 2
+            and now - self.last_order >= 60 * DAY
+            and not shows.shows_since("win-back-offer", now - 7 * DAY)
+        ):
+            shows.show("win-back-offer", now)
+        if self.path == "/" and not first and self.plan.pet in ("cat", "dog"):
+            shows.show("home-hero", now)
+
+    def capture(self, slug: str, variant: str) -> None:
+        """The visitor sends a campaign's email form: a lead, and now known by email."""
+        plan = self.plan
+        if not plan.email:
+            self.sim.leads += 1
+            plan.email = f"lead{self.sim.leads}@example.org"
+        self._step(10, 40)
+        self.sim.history.leads.append(
+            LeadRecord(
+                email=plan.email,
+                campaign=slug,
+                variant=variant,
+                visitor_id=plan.visitor_id,
+                at=datetime.fromtimestamp(self.t, tz=UTC),
+            )
+        )
+        self._emit("identify", {"email": plan.email})
+        self.campaigns.captured(slug, variant)
+
+    def cart_page(self) -> None:
+        """The cart page: the free-shipping bar below the threshold, and the cross-sell."""
+        self.page("/cart/")
+        if not self._live():
+            return
+        subtotal = sum((p.price * q for p, q in self.cart.values()), Decimal("0.00"))
+        if 0 < subtotal < free_shipping_threshold():
+            self.campaigns.show("free-shipping-bar", self.t)
+        wrng = self.widget_rng
+        if not self.cart or wrng.random() >= CART_WIDGET_SEEN:
+            return
+        if not self.campaigns.widget_view("cart", "cart_cross_sell", 4):
+            return
+        if wrng.random() < CART_WIDGET_ADD:
+            product, _ = self.cart[wrng.choice(sorted(self.cart))]
+            companion = self.sim.shelf.companion(wrng, product, self.t)
+            if companion is not None and companion.pk not in self.cart:
+                self._emit(
+                    "rec_click",
+                    {
+                        "widget": "cart",
+                        "strategy": "cart_cross_sell",
+                        "product_id": companion.pk,
+                        "position": wrng.randint(1, 4),
+                        "path": self.path,
+                    },
+                )
+                self.add(companion, 1)  # the card's button: no product page
 
     def next_product(self) -> Product | None:
         """What the visitor looks at next: often something related to the last product."""
@@ -747,8 +894,11 @@ class _VisitorRun:
             related = shelf.look_alike if look_alike else shelf.companion
             product = related(rng, last, self.t)
             if product is not None:
-                slot, strategy, _, items = PRODUCT_WIDGETS[1 if look_alike else 0]
-                self.via = (slot, strategy, items)
+                # Look-alikes are in "viewed together" and "similar" alike.
+                which = (1 + (self.widget_rng.random() < 0.4)) if look_alike else 0
+                slot, strategy, _, items = PRODUCT_WIDGETS[which]
+                if self.campaigns.sees(slot):
+                    self.via = (slot, strategy, items)
                 return product
         return shelf.pick(rng, self.sim.pick_category(rng, self.plan), self.t)
 
@@ -786,7 +936,7 @@ class _VisitorRun:
                 if companion is not None and companion.pk not in in_order:
                     in_order.add(companion.pk)
                     self.add(companion, 1)
-        self.page("/cart/")
+        self.cart_page()
         lines = list(self.cart.values())
         subtotal = sum((p.price * q for p, q in lines), Decimal("0.00"))
         shipping = shipping_for(subtotal)
@@ -794,6 +944,9 @@ class _VisitorRun:
         self._emit("checkout_started", {"value": float(subtotal + shipping)})
         if plan.user is not None:
             self.user_id = str(plan.user.pk)  # they log in (or sign up) to check out
+        if not plan.email:  # a browsing visit a campaign or widget turned into an order
+            self.sim.guests += 1
+            plan.email = f"guest{self.sim.guests}@example.org"
         self._step(30, 240)
         self._emit("identify", {"email": plan.email})
         self.identified = True
@@ -816,6 +969,10 @@ class _VisitorRun:
         ]
         self._emit("purchase", purchase_props(order, items))
         self.sim.history.orders.append((order, items))
+        self.orders += 1
+        self.last_order = self.t
+        if any(p.category.slug in self.sim.consumables for p, _ in lines):
+            self.last_consumable_order = self.t
         self.cart.clear()
         self.page(f"/checkout/done/{order.number}/")
 
@@ -845,7 +1002,7 @@ def simulate_history(
 ) -> History:
     """Generate ``visitors`` visitors' behaviour over ``months`` months before ``now``."""
     products = list(Product.objects.select_related("category").filter(is_active=True))
-    sim = Simulation(seed, months, now, products, users)
+    sim = Simulation(seed, months, now, products, users, live_setup())
     for _ in range(visitors):
         sim.run_visitor()
         progress(1)
@@ -868,6 +1025,27 @@ def write_orders(history: History, progress: Callable[[int], None] = lambda n: N
     return len(orders)
 
 
+def write_leads(history: History) -> int:
+    """The email captures, as the capture view stores them (with the time they happened)."""
+    campaigns = dict(Campaign.objects.values_list("slug", "pk"))
+    leads = [
+        Lead(
+            email=lead.email,
+            consent=True,
+            campaign_id=campaigns.get(lead.campaign),
+            variant=lead.variant,
+            visitor_id=lead.visitor_id,
+        )
+        for lead in history.leads
+    ]
+    with transaction.atomic():
+        Lead.objects.bulk_create(leads, batch_size=500)
+        for lead, record in zip(leads, history.leads, strict=True):
+            lead.created_at = record.at  # auto_now_add stamped "now" on insert
+        Lead.objects.bulk_update(leads, ["created_at"], batch_size=500)
+    return len(leads)
+
+
 # Orchestration ---------------------------------------------------------------
 
 
@@ -882,10 +1060,11 @@ def history_exists(seed: int) -> str:
 
 
 def reset_history() -> dict[str, int]:
-    """Delete every order and every visitor profile and logged event."""
+    """Delete every order, lead and visitor profile and logged event."""
     from personalize.models import Event, VisitorProfile
 
     with transaction.atomic():
+        Lead.objects.all().delete()
         _, orders = Order.objects.all().delete()
         _, events = Event.objects.all().delete()
         _, profiles = VisitorProfile.objects.all().delete()
@@ -992,8 +1171,11 @@ def run(
     started = time.perf_counter()
     with progress("Orders", len(history.orders)) as step:
         report.orders = write_orders(history, step)
+    leads = write_leads(history)
     report.phases.append(
-        PhaseResult("Orders", f"{report.orders} orders", time.perf_counter() - started)
+        PhaseResult(
+            "Orders", f"{report.orders} orders, {leads} leads", time.perf_counter() - started
+        )
     )
 
     started = time.perf_counter()

@@ -578,6 +578,64 @@ def test_seed_demo_is_complete_deterministic_and_idempotent() -> None:
 
 
 @pytest.mark.django_db
+def test_seeded_demo_fills_every_results_page(admin_client: Client) -> None:
+    """The first run tells a story: every campaign and widget has numbers to show."""
+    from personalize.campaigns.measurement import campaign_results
+    from personalize.campaigns.models import Campaign, Lead
+    from personalize.models import Widget
+
+    report = seeding.run(seed=7, visitors=300, months=6, customers=20)
+    assert Lead.objects.filter(campaign__slug="welcome-popup").exists()
+    campaigns = list(Campaign.objects.order_by("slug"))
+    assert len(campaigns) == 10
+    for campaign in campaigns:
+        page = admin_client.get(f"/admin/personalize/campaign/{campaign.pk}/results/")
+        assert page.status_code == 200
+        assert page.context["report"].has_data, campaign.slug
+        totals = campaign_results(campaign.slug).totals
+        assert totals.exposures > 0 and totals.impressions > 0, campaign.slug
+    # The A/B tests are split the way the server assigns them, so the seeded visitors
+    # see the same variant when the demo runs.
+    hero = campaign_results("home-hero")
+    assert {v.key for v in hero.variants} == {"control", "picks", "bundle"}
+    widgets = list(Widget.objects.order_by("slot"))
+    assert len(widgets) == 8
+    for widget in widgets:
+        page = admin_client.get(f"/admin/personalize/widget/{widget.pk}/results/")
+        assert page.status_code == 200
+        assert page.context["results"].has_data, widget.slot
+        assert page.context["results"].totals.views > 0, widget.slot
+        if widget.holdout_percent:
+            holdout = page.context["holdout"]
+            assert holdout.has_data and holdout.holdout.visitors > 0, widget.slot
+            assert "Uplift against the holdout" in page.content.decode()
+    assert report.orders > 0
+
+
+@pytest.mark.slow  # the default demo size: about 30 seconds
+@pytest.mark.django_db
+def test_seeded_stories_are_the_advertised_ones() -> None:
+    """At the default size: a real A/B winner, a draw, a sample-ratio mismatch, and a
+    widget whose holdout shows an uplift."""
+    from personalize.campaigns.measurement import campaign_results
+    from personalize.recommendations.measurement import holdout_results
+
+    seeding.run(seed=42, visitors=3000, months=18, customers=200)
+    hero = {v.key: v for v in campaign_results("home-hero").variants}
+    comparison = hero["bundle"].comparison
+    assert comparison is not None and comparison.significant
+    assert comparison.difference is not None and comparison.difference > 0
+    exit_offer = campaign_results("exit-intent-offer").variants
+    assert all(v.comparison is None or not v.comparison.significant for v in exit_offer)
+    bar = {v.key: v.exposures for v in campaign_results("welcome-back-bar").variants}
+    share = bar["a"] / (bar["a"] + bar["b"])
+    assert 0.53 < share < 0.58  # configured 50/50
+    uplift = holdout_results("product-viewed", 7, holdout_percent=20)
+    assert uplift.orders is not None and uplift.orders.significant
+    assert uplift.orders.difference is not None and uplift.orders.difference > 0
+
+
+@pytest.mark.django_db
 def test_seed_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
     call_command("seed_demo", visitors=10, months=1, customers=2, verbosity=0)
     call_command("seed_demo", visitors=10, months=1, customers=2, verbosity=0)

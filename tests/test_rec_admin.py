@@ -176,6 +176,7 @@ def form_data(
         "exclude_cart": "on",
         "exclude_out_of_stock": "on",
         "attribution_days": "7",
+        "holdout_percent": "0",
     }
     data.update(fields)
     existing = list(widget.rules.order_by("order", "pk")) if widget else []

@@ -59,7 +59,7 @@ def scroll_into_view(pz: Harness, selector: str, share: float) -> None:
     pz.page.evaluate("() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 100)))")
 
 
-def swap_in(pz: Harness, slot: str, config: str = "") -> None:
+def swap_in(pz: Harness, slot: str, config: str = "", name: str = "rec-lazy") -> None:
     """What htmx does for a lazily loaded widget: insert it, then fire htmx:load on it."""
     pz.page.evaluate(
         """html => {
@@ -69,7 +69,7 @@ def swap_in(pz: Harness, slot: str, config: str = "") -> None:
             document.querySelector("main").prepend(el);
             el.dispatchEvent(new CustomEvent("htmx:load", {bubbles: true}));
         }""",
-        harness.fragment("rec-lazy", slot=slot, config=config),
+        harness.fragment(name, slot=slot, config=config),
     )
 
 
@@ -157,6 +157,21 @@ def test_a_swapped_in_widget_may_bring_the_pages_only_endpoint(pz: Harness) -> N
     swap_in(pz, "late", config)
     [view] = wait_for_rec(pz, "rec_view", "late")
     assert view["path"] == "/harness/page/landing/"
+
+
+def test_a_holdout_marker_reports_a_holdout_view_without_products(pz: Harness) -> None:
+    pz.goto("landing")
+    config = f'data-pz-endpoint="/personalize/api/events/" data-pz-token="{pz.token}"'
+    swap_in(pz, "held", config, name="rec-holdout")
+    [view] = wait_for_rec(pz, "rec_view", "held")
+    assert view == {
+        "type": "rec_view",
+        "widget": "held",
+        "strategy": "",
+        "holdout": True,
+        "path": "/harness/page/landing/",
+    }
+    assert pz.page.locator(".pz-recs-holdout").bounding_box()["height"] == 0
 
 
 def test_widget_in_a_refreshed_overlay_is_watched(pz: Harness) -> None:

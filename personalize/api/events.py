@@ -98,7 +98,8 @@ class WidgetEventSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class WidgetViewSerializer(WidgetEventSerializer):
-    """``rec_view``: half the widget came into view, showing ``count`` items."""
+    """``rec_view``: half the widget came into view, showing ``count`` items; or, with
+    ``holdout: true``, the invisible marker of a visitor in the widget's holdout did."""
 
     count = serializers.IntegerField(
         min_value=1,
@@ -109,6 +110,16 @@ class WidgetViewSerializer(WidgetEventSerializer):
             "max_value": "The number of items shown must be from 1 to 100.",
         },
     )
+    holdout = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("holdout"):
+            attrs.pop("holdout", None)  # only the holdout arm is flagged in the log
+        elif attrs.get("count") or attrs.get("strategy"):
+            raise serializers.ValidationError(
+                {"holdout": "A held-out visitor sees no products: send no count or strategy."}
+            )
+        return super().validate(attrs)
 
 
 class WidgetClickSerializer(WidgetEventSerializer):

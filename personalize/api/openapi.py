@@ -108,7 +108,8 @@ class BeaconEventSerializer(serializers.Serializer[dict[str, Any]]):
     type = serializers.ChoiceField(
         choices=["exposure", "impression", "click", "close", "rec_view", "rec_click"],
         help_text="Campaign events carry campaign and variant; widget events widget, "
-        "strategy, and count (rec_view) or product_id and position (rec_click).",
+        "strategy, and count (rec_view) or product_id and position (rec_click); a "
+        "visitor in a widget's holdout sends rec_view with holdout: true instead.",
     )
 
 

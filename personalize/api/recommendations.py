@@ -94,7 +94,9 @@ def describe(request: Request, item: CatalogueItem, position: int, strategy: str
         "`category` when it needs one, and `limit`) recommends to the visitor, or to a "
         "stored customer by `user_id` or `email` (an email's \"picked for you\"). Each "
         "item: id, title, absolute URL and image, price, currency, strategy, position. "
-        "Scope for another person: `recommendations:read`."
+        "`holdout` is true, with no items, for a visitor in the widget's holdout: show "
+        "nothing and report a `rec_view` with `holdout: true` where the widget would have "
+        "been seen. Scope for another person: `recommendations:read`."
     ),
     parameters=[
         OpenApiParameter("slot", OpenApiTypes.STR, description="An active widget's slot."),
@@ -178,6 +180,7 @@ class RecommendationsView(HeadlessView):
             "title": recs.title,
             "strategy": recs.strategy,
             "used_fallback": recs.used_fallback,
+            "holdout": recs.holdout,
             "items": [
                 describe(request, item, position, recs.strategy_of(item))
                 for position, item in enumerate(recs, 1)

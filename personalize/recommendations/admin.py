@@ -40,7 +40,7 @@ from personalize.recommendations.catalogue import (
     ModelCatalogue,
     get_catalogue,
 )
-from personalize.recommendations.measurement import widget_results
+from personalize.recommendations.measurement import holdout_results, widget_results
 from personalize.recommendations.models import Strategy, TrainedModel, Widget, WidgetRule
 from personalize.recommendations.rendering import money, render_recommendations
 from personalize.recommendations.serving import (
@@ -301,6 +301,7 @@ def list_stats(
                 occurred_at__gte=since,
                 props__widget__in=missing,
             )
+            .exclude(props__has_key="holdout")  # held-out visitors saw no widget
             .annotate(widget=KeyTextTransform("widget", "props"))
             .values_list("name", "widget")
             .annotate(total=Count("id"))
@@ -345,6 +346,7 @@ class WidgetForm(_WidgetFormBase):
             "exclude_out_of_stock",
             "exclude_recently_viewed",
             "attribution_days",
+            "holdout_percent",
         ]
         labels = {
             "is_active": "Active (shown in its slot)",
@@ -356,6 +358,7 @@ class WidgetForm(_WidgetFormBase):
             "exclude_out_of_stock": "Out of stock",
             "exclude_recently_viewed": "Viewed recently",
             "attribution_days": "Attribution window (days)",
+            "holdout_percent": "Holdout (% of visitors)",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -477,9 +480,11 @@ class WidgetAdmin(_WidgetAdminBase):
             (
                 "Measurement",
                 {
-                    "fields": ["attribution_days"],
+                    "fields": ["attribution_days", "holdout_percent"],
                     "description": "Widget views and clicks are counted as shoppers see "
-                    "and use the widget; see the Results page.",
+                    "and use the widget; see the Results page. A holdout keeps the widget "
+                    "from a share of visitors (they see nothing in its place) so the "
+                    "Results page can show its uplift on orders and revenue.",
                 },
             ),
         ]
@@ -657,6 +662,12 @@ class WidgetAdmin(_WidgetAdminBase):
         context.update(
             {
                 "results": widget_results(widget.slot, widget.attribution_days, days=days),
+                "holdout": holdout_results(
+                    widget.slot,
+                    widget.attribution_days,
+                    holdout_percent=widget.holdout_percent,
+                    days=days,
+                ),
                 "days": days,
                 "day_choices": [
                     (choice, f"{request.path}?days={choice}") for choice in RESULTS_DAYS

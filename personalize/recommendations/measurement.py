@@ -26,13 +26,27 @@ CTR: one shopper's views are not independent trials, and clicks can outnumber vi
 The comparison is sequential (always-valid mSPRT, ``docs/statistics.md``): the page
 is a rolling window people check daily. Strategies are chosen by segment rules, not
 randomly split, so no sample ratio check applies.
+
+The **holdout** (:func:`holdout_results`, for a widget with ``holdout_percent``)
+answers what clicks cannot: does the widget make shoppers buy more? Its unit is the
+visitor who reached the widget: a ``rec_view`` without ``holdout`` puts them in the
+**exposed** arm, one with ``holdout: true`` (the invisible marker a held-out visitor
+gets where the widget would have shown products) in the **holdout** arm; a visitor
+counts in the arm of their first view in the period. Their outcome is every
+``purchase`` (the whole order, whatever was in it) within ``attribution_days`` of
+that first view, up to ``now``. Exposed visitors count only from the first holdout
+view in the period, so that both arms cover the same days. The uplift compares the
+exposed arm with the holdout: the share of visitors who ordered with
+:func:`~personalize.stats.compare_proportions`, revenue per visitor (0 for those who
+bought nothing) with :func:`~personalize.stats.compare_means`. Holdout views never
+count as views in the strategy tables.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, Final
@@ -45,13 +59,15 @@ from django.utils.formats import date_format
 from personalize import charts
 from personalize.charts import ChartSeries, DailyChart
 from personalize.conf import settings
-from personalize.measurement import CHUNK_SIZE, events_in_window, product_revenue
+from personalize.measurement import CHUNK_SIZE, events_in_window, order_value, product_revenue
 from personalize.models import Event
 from personalize.recommendations.models import Strategy, Widget
 from personalize.stats import (
     MIN_EXPOSURES,
     Interval,
+    MeanComparison,
     ProportionComparison,
+    compare_means,
     compare_proportions,
     wilson_interval,
 )
@@ -244,8 +260,10 @@ def widget_results(
     first_day = timezone.localdate(until, zone) - timedelta(days=days - 1)
     since = datetime.combine(first_day, time.min, tzinfo=zone)
     using = settings.DATABASE_ALIAS
-    widget_events = Event.objects.using(using).filter(
-        props__widget=slot, occurred_at__gte=since, occurred_at__lte=until
+    widget_events = (
+        Event.objects.using(using)
+        .filter(props__widget=slot, occurred_at__gte=since, occurred_at__lte=until)
+        .exclude(props__has_key="holdout")  # held-out visitors saw no strategy
     )
     views = widget_events.filter(name="rec_view")
     clicks = widget_events.filter(name="rec_click")
@@ -407,6 +425,183 @@ def _attribute(
         (totals if key == ALL else result(key)).purchases = len(pks)
     for day_key, pks in day_orders.items():
         daily[day_key].purchases = len(pks)
+
+
+# --- the holdout ------------------------------------------------------------------------
+
+
+@dataclass
+class ArmResult:
+    """One arm of the holdout comparison: visitors who reached the widget, what they bought.
+
+    ``orders`` and ``revenue`` are every order (whole order value) placed within the
+    attribution window after the visitor's first view of the widget.
+    """
+
+    visitors: int = 0
+    buyers: int = 0
+    orders: int = 0
+    revenue: float = 0.0
+    revenues: list[float] = field(default_factory=list, repr=False)  # one per visitor
+
+    @property
+    def order_rate(self) -> float | None:
+        """Share of the arm's visitors who placed at least one order."""
+        return self.buyers / self.visitors if self.visitors else None
+
+    @property
+    def order_rate_percent(self) -> float | None:
+        return _percent(self.order_rate)
+
+    @property
+    def orders_per_visitor(self) -> float | None:
+        return self.orders / self.visitors if self.visitors else None
+
+    @property
+    def revenue_per_visitor(self) -> float | None:
+        return self.revenue / self.visitors if self.visitors else None
+
+
+@dataclass
+class HoldoutResults:
+    """The widget's uplift: its exposed visitors against its holdout (see the module doc)."""
+
+    holdout_percent: int
+    attribution_days: int
+    days: int
+    period_start: datetime
+    until: datetime
+    exposed: ArmResult
+    holdout: ArmResult
+    #: When the comparison starts: the first holdout view in the period (``None``: none).
+    since: datetime | None
+    currency: str
+    orders: ProportionComparison | None = None  # share who ordered, exposed vs holdout
+    revenue: MeanComparison | None = None  # revenue per visitor, exposed vs holdout
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.holdout.visitors and self.exposed.visitors)
+
+    @property
+    def min_visitors(self) -> int:
+        return MIN_EXPOSURES
+
+    @property
+    def order_difference_points(self) -> float | None:
+        return None if self.orders is None else _percent(self.orders.difference)
+
+    @property
+    def order_interval_points(self) -> tuple[float, float] | None:
+        if self.orders is None or self.orders.interval is None:
+            return None
+        return (self.orders.interval.low * 100, self.orders.interval.high * 100)
+
+    @property
+    def order_uplift_percent(self) -> float | None:
+        return None if self.orders is None else _percent(self.orders.relative_uplift)
+
+    @property
+    def revenue_uplift_percent(self) -> float | None:
+        return None if self.revenue is None else _percent(self.revenue.relative_uplift)
+
+    @property
+    def order_tone(self) -> str:
+        """``win``, ``loss``, ``neutral`` (no clear difference) or ``wait`` (too little data)."""
+        return _tone(self.orders)
+
+    @property
+    def revenue_tone(self) -> str:
+        return _tone(self.revenue)
+
+
+def _tone(comparison: ProportionComparison | MeanComparison | None) -> str:
+    if comparison is None or comparison.insufficient_data:
+        return "wait"
+    if not comparison.significant or comparison.difference is None:
+        return "neutral"
+    return "win" if comparison.difference > 0 else "loss"
+
+
+def holdout_results(
+    slot: str,
+    attribution_days: int = 7,
+    *,
+    holdout_percent: int = 0,
+    days: int = 30,
+    now: datetime | None = None,
+) -> HoldoutResults:
+    """Orders and revenue per visitor of the widget's exposed visitors against its holdout.
+
+    One query for the visitors of each arm, plus one per 500 visitors for their orders.
+    """
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}.")
+    until = now or timezone.now()
+    zone = timezone.get_current_timezone()
+    first_day = timezone.localdate(until, zone) - timedelta(days=days - 1)
+    period_start = datetime.combine(first_day, time.min, tzinfo=zone)
+    firsts = (
+        Event.objects.using(settings.DATABASE_ALIAS)
+        .filter(
+            name="rec_view",
+            props__widget=slot,
+            occurred_at__gte=period_start,
+            occurred_at__lte=until,
+        )
+        .values("visitor_id", "props__holdout")
+        .annotate(first=Min("occurred_at"))
+        .order_by()
+    )
+    # A visitor counts in the arm of their first view (one arm, unless the share changed).
+    first_view: dict[str, tuple[datetime, bool]] = {}
+    for row in firsts:
+        seen = (row["first"], row["props__holdout"] is True)
+        known = first_view.get(row["visitor_id"])
+        if known is None or seen < known:
+            first_view[row["visitor_id"]] = seen
+    held = [at for at, holdout in first_view.values() if holdout]
+    since = min(held) if held else None
+    starts = {
+        visitor_id: at
+        for visitor_id, (at, holdout) in first_view.items()
+        if since is not None and at >= since
+    }
+    arm_of = {visitor_id: first_view[visitor_id][1] for visitor_id in starts}
+    exposed, holdout = ArmResult(), ArmResult()
+    spent: dict[str, float] = dict.fromkeys(starts, 0.0)
+    ordered: set[str] = set()
+    for purchase in events_in_window(
+        starts, timedelta(days=attribution_days), ("purchase",), until=until
+    ):
+        arm = holdout if arm_of[purchase.visitor_id] else exposed
+        arm.orders += 1
+        spent[purchase.visitor_id] += order_value(purchase.props)
+        ordered.add(purchase.visitor_id)
+    for visitor_id, value in spent.items():
+        arm = holdout if arm_of[visitor_id] else exposed
+        arm.visitors += 1
+        arm.buyers += visitor_id in ordered
+        arm.revenues.append(round(value, 2))
+    for arm in (exposed, holdout):
+        arm.revenue = round(sum(arm.revenues), 2)
+    results = HoldoutResults(
+        holdout_percent=holdout_percent,
+        attribution_days=attribution_days,
+        days=days,
+        period_start=period_start,
+        until=until,
+        exposed=exposed,
+        holdout=holdout,
+        since=since,
+        currency=settings.CURRENCY,
+    )
+    if results.has_data:
+        results.orders = compare_proportions(
+            holdout.buyers, holdout.visitors, exposed.buyers, exposed.visitors
+        )
+        results.revenue = compare_means(holdout.revenues, exposed.revenues)
+    return results
 
 
 def _get(props: Any, name: str) -> Any:

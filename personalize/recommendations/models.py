@@ -22,6 +22,14 @@ class Strategy(models.TextChoices):
     BUY_AGAIN = "buy_again", "Buy again (the visitor's past purchases)"
 
 
+#: A larger holdout would cost more sales than the measurement is worth.
+MAX_HOLDOUT_PERCENT = 50
+HOLDOUT_RANGE_MESSAGE = (
+    "Hold out from 0 to 50 percent of visitors: 0 shows the widget to everyone, "
+    "5 to 20 is usual for measuring its uplift."
+)
+
+
 class Widget(models.Model):
     """A product-recommendation box rendered by ``{% recommendations "<slot>" %}``."""
 
@@ -74,6 +82,15 @@ class Widget(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(90)],
         help_text="Add-to-carts and purchases of a clicked product within this many days "
         "count for the widget.",
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[
+            MinValueValidator(0, message=HOLDOUT_RANGE_MESSAGE),
+            MaxValueValidator(MAX_HOLDOUT_PERCENT, message=HOLDOUT_RANGE_MESSAGE),
+        ],
+        help_text="Share of visitors (0 to 50%) who never see this widget: the control "
+        "group its uplift on orders and revenue is measured against. 0 turns it off.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

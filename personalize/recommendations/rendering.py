@@ -68,7 +68,7 @@ def render_recommendations(
     shop sends one when the cart changes), and an empty widget leaves a hidden
     placeholder that can still come back.
     """
-    if not recs:
+    if not recs and not recs.holdout:
         return refresh_placeholder(refresh_url) if refresh_url else SafeString("")
     from personalize.campaigns.rendering import beacon_token
 
@@ -77,6 +77,8 @@ def render_recommendations(
     if report and isinstance(visitor, Visitor) and visitor.tracked and not visitor.preview_segment:
         endpoint = reverse("personalize:events")
         token = beacon_token(visitor)
+    if recs.holdout:
+        return holdout_marker(recs.slot, endpoint, token, refresh_url)
     html = render_to_string(
         [f"personalize/recommendations/{recs.slot}.html", "personalize/recommendations/widget.html"]
         if recs.slot
@@ -91,6 +93,24 @@ def render_recommendations(
         request=request,
     )
     return SafeString(html)
+
+
+def holdout_marker(slot: str, endpoint: str, token: str, refresh_url: str = "") -> SafeString:
+    """What a visitor in the widget's holdout gets: no products, an empty invisible marker.
+
+    The runtime reports it as a ``rec_view`` with ``holdout: true`` when it scrolls into
+    view, as it reports the widget itself for everyone else; with nobody to report to
+    (an untracked visitor) there is nothing to render at all.
+    """
+    if not endpoint:
+        return refresh_placeholder(refresh_url) if refresh_url else SafeString("")
+    return format_html(
+        '<div class="pz-recs-holdout" data-pz-widget="{}" data-pz-holdout '
+        'data-pz-endpoint="{}" data-pz-token="{}" aria-hidden="true"></div>',
+        slot,
+        endpoint,
+        token,
+    )
 
 
 def widget_url(

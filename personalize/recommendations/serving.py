@@ -12,6 +12,16 @@ Per request, a widget costs:
   products.
 
 So with Redis, the only SQL is the product query.
+
+A widget with a holdout (``holdout_percent``) keeps that share of visitors out,
+assigned from the visitor id and the widget's slot with the campaigns' bucketing
+(:func:`personalize.bucketing.assign_variant`): no query, no stored state, the same
+answer on every server. Only tracked visitors are held out (the others could not be
+measured). A held-out visitor is served as anyone else, so the holdout
+is counted at the same moment the widget would have been seen, and then gets an empty
+:class:`Recommendations` flagged ``holdout``: the slot shows nothing (not the page's
+fallback content), and the renderers leave only an invisible marker the runtime
+reports as a ``rec_view`` with ``holdout: true``.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from personalize.bucketing import assign_variant
 from personalize.conf import settings
 from personalize.configuration import Compiled
 from personalize.identity.visitor import Visitor
@@ -67,7 +78,19 @@ class WidgetSpec:
     exclude_out_of_stock: bool = True
     exclude_recently_viewed: bool = False
     attribution_days: int = 7
+    holdout_percent: int = 0
     rules: tuple[WidgetRuleSpec, ...] = ()
+
+    def holds_out(self, visitor_id: str) -> bool:
+        """Whether ``visitor_id`` is in the widget's holdout (never shown the widget).
+
+        Bucketed like a campaign's control group, salted by the slot so that each
+        widget holds out different visitors.
+        """
+        if self.holdout_percent <= 0 or not self.slot or not visitor_id:
+            return False
+        share = self.holdout_percent / 100
+        return assign_variant(f"widget-holdout:{self.slot}", visitor_id, [share, 1 - share]) == 0
 
     def rule_for(self, segments: Collection[str]) -> WidgetRuleSpec | None:
         """The first rule whose segment is among ``segments``."""
@@ -110,6 +133,7 @@ def spec_of(widget: Any, rules: Iterable[WidgetRuleSpec] = ()) -> WidgetSpec:
         exclude_out_of_stock=widget.exclude_out_of_stock,
         exclude_recently_viewed=widget.exclude_recently_viewed,
         attribution_days=widget.attribution_days,
+        holdout_percent=widget.holdout_percent,
         rules=tuple(rules),
     )
 
@@ -143,6 +167,7 @@ class Recommendations(list[CatalogueItem]):
         used_fallback: bool = False,
         fallback: str = "",
         fallback_ids: frozenset[str] = frozenset(),
+        holdout: bool = False,
     ) -> None:
         super().__init__(items)
         self.slot = slot
@@ -152,6 +177,9 @@ class Recommendations(list[CatalogueItem]):
         #: The fallback strategy, and the ids of the products it filled in.
         self.fallback = fallback
         self.fallback_ids = fallback_ids
+        #: The visitor is in the widget's holdout: it would have shown products, but
+        #: shows none (the renderers report the holdout exposure instead).
+        self.holdout = holdout
 
     def strategy_of(self, item: CatalogueItem) -> str:
         """The strategy that chose ``item``: the widget's own, or its fallback."""
@@ -222,6 +250,9 @@ def recommend(
     whom to recommend for, when not ``request.visitor`` (a stored customer).
     ``require_product=True`` raises :class:`UnknownProduct` when ``product`` is not in
     the catalogue, checked in the query that loads the products to show.
+
+    A visitor in the widget's holdout gets an empty list with ``holdout=True`` when the
+    widget would have shown products (see the module doc).
     """
     if isinstance(strategy_or_widget, WidgetSpec):
         spec = strategy_or_widget
@@ -261,7 +292,7 @@ def recommend(
     )
     segments = set(visitor.segments) if visitor is not None and visitor.tracked else set()
     strategy_name, title = spec.choose(segments)
-    return _serve(
+    recs = _serve(
         spec,
         get_strategy(strategy_name),
         title,
@@ -270,6 +301,11 @@ def recommend(
         exclude,
         require_product=require_product,
     )
+    # Only measured visitors are held out: holding out the others would cost sales and
+    # measure nothing.
+    if recs and visitor is not None and visitor.tracked and spec.holds_out(visitor.id):
+        return Recommendations(slot=spec.slot, title=title, holdout=True)
+    return recs
 
 
 def _serve(

@@ -116,6 +116,12 @@ def _quantity(name: str, value: Any) -> int:
     return int(value)
 
 
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise PropError(f"'{name}' must be true or false, got {type(value).__name__}.")
+    return value
+
+
 @dataclass(frozen=True)
 class Prop:
     clean: Callable[[str, Any], Any]
@@ -224,11 +230,14 @@ def _position(name: str, value: Any) -> int:
 
 # Recommendation widgets: ``rec_view`` when a widget is seen (its slot, the strategy that
 # filled it and how many items it showed), ``rec_click`` when one of its items is clicked.
+# A visitor in the widget's holdout reports ``rec_view`` with ``holdout: true`` (no strategy,
+# no count): the widget would have been seen there.
 EVENTS["rec_view"] = EventSpec(
     {
         "widget": Prop(_identifier, required=True),
         "strategy": Prop(_identifier),
         "count": Prop(_position),
+        "holdout": Prop(_flag),
         "path": Prop(_text),
     }
 )

@@ -390,7 +390,9 @@
     const all = (sel) => (scope.matches(sel) ? [scope] : []).concat([...scope.querySelectorAll(sel)]);
     all('[data-pz-kind="slot"][data-pz-campaign]').forEach((el) => onceSeen(el, () => report(seen(el), el)));
     all("[data-pz-widget]").forEach((el) => onceSeen(el, () =>
-      reportWidget("rec_view", el, { count: items(el).length || undefined })));
+      reportWidget("rec_view", el, el.hasAttribute("data-pz-holdout")
+        ? { holdout: true } // held out: the widget would have been here, showing nothing
+        : { count: items(el).length || undefined })));
   };
 
   // Any click on a product's link, new-tab ones included (Ctrl/Cmd/Shift or the middle button).

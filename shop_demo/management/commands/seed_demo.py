@@ -16,7 +16,9 @@ from shop_demo import seeding
 class Command(BaseCommand):
     help = (
         "Seed the demo shop: the pet-shop catalogue (upserted by slug), a demo admin, "
-        "customer accounts and a synthetic shopping history fed to personalize. "
+        "customer accounts and a synthetic shopping history fed to personalize, whose "
+        "last 60 days hold the demo campaigns' and widgets' exposures, clicks, captures "
+        "and orders. "
         "Deterministic for a given --seed; the history is generated once "
         "(use --reset to delete orders, visitor profiles and events and generate it again)."
     )
