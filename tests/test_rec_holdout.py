@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -51,8 +51,10 @@ def visitors(slot: str, percent: int, *, held: bool, count: int = 1) -> list[str
 def client_for(visitor_id: str, **headers: str) -> Client:
     """A browser whose signed visitor cookie names ``visitor_id``."""
     client = Client(headers={"User-Agent": CHROME, "Accept": "text/html", **headers})
-    signer = signing.get_cookie_signer(salt=settings.COOKIE_NAME + SALT)
-    client.cookies[settings.COOKIE_NAME] = signer.sign(visitor_id)
+    # Signed the way Django signs it (how the key is derived changes between versions).
+    response = HttpResponse()
+    response.set_signed_cookie(settings.COOKIE_NAME, visitor_id, salt=SALT)
+    client.cookies[settings.COOKIE_NAME] = response.cookies[settings.COOKIE_NAME].value
     return client
 
 
