@@ -1,0 +1,64 @@
+"""``manage.py personalize_rollup``: roll days of the event log up for the dashboard."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from personalize.analytics.rollup import days_between, rollup_day
+from personalize.analytics.summary import today
+from personalize.management.progress import Progress
+
+
+def _day(option: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise CommandError(f"{option} must be a date like 2026-01-31, not {raw!r}.") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Roll days (UTC) of the event log up into the tables the analytics dashboard and "
+        "API read. Each day is replaced as a whole, so running a day again is safe. "
+        "The worker keeps today and yesterday current; with the database store, run "
+        "`personalize_rollup --since yesterday` from cron every few minutes instead."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--since",
+            required=True,
+            help="First day, YYYY-MM-DD (or 'today', 'yesterday').",
+        )
+        parser.add_argument("--until", help="Last day, YYYY-MM-DD (default: today).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = today()
+        named = {"today": now, "yesterday": now - timedelta(days=1)}
+        since = named.get(options["since"]) or _day("--since", options["since"])
+        until = now if options["until"] is None else _day("--until", options["until"])
+        if until < since:
+            raise CommandError(f"--until ({until}) is before --since ({since}).")
+        days = list(days_between(since, until))
+        progress = Progress("Rolling up days", len(days), stream=self.stderr)
+        events = orders = 0
+        for day in days:
+            result = rollup_day(day)
+            events += result.events
+            orders += result.orders
+            progress()
+            if options["verbosity"] > 1:
+                self.stdout.write(
+                    f"  {day}: {result.events:,} events, {result.visits:,} visits, "
+                    f"{result.orders:,} orders ({result.seconds:.1f}s)"
+                )
+        progress.close()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Rolled up {len(days)} day(s) from {since} to {until}: {events:,} events, "
+                f"{orders:,} orders."
+            )
+        )
