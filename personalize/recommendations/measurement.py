@@ -27,10 +27,9 @@ CTR: one shopper's views are not independent trials, and clicks can outnumber vi
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, Final
@@ -40,6 +39,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from personalize.charts import DailyChart, bar_and_line_chart
 from personalize.conf import settings
 from personalize.measurement import CHUNK_SIZE, events_in_window, product_revenue
 from personalize.models import Event
@@ -49,13 +49,10 @@ from personalize.stats import (
     Interval,
     ProportionComparison,
     compare_proportions,
-    nice_ceiling,
     wilson_interval,
 )
 
 ALL: Final = "all"
-#: Axis tops for counts and money: 1, 2 or 5 x 10^k (no 2.5, which halves to 12.5 clicks).
-_COUNT_STEPS: Final = (1.0, 2.0, 5.0)
 _COUNTERS: Final = (
     "views",
     "clicks",
@@ -67,12 +64,6 @@ _COUNTERS: Final = (
     "purchased_items",
     "purchases",
 )
-# The daily chart's geometry, in SVG user units.
-_WIDTH: Final = 760
-_LEFT: Final = 56
-_RIGHT: Final = 680
-_TOP: Final = 14
-_AXIS_Y: Final = 196
 
 
 def _percent(rate: float | None) -> float | None:
@@ -187,39 +178,6 @@ class DayResult:
     clicks: int = 0
     purchases: int = 0
     revenue: float = 0.0
-
-
-@dataclass(frozen=True)
-class ChartBar:
-    x: str
-    y: str
-    width: str
-    height: str
-    title: str
-
-
-@dataclass(frozen=True)
-class ChartTick:
-    position: str  # y of a grid line, or x of a date label
-    text_at: str  # where its label is drawn (x for value ticks, y for date labels)
-    label: str
-
-
-@dataclass(frozen=True)
-class DailyChart:
-    """Geometry of the daily chart (clicks as bars, revenue as a line); preformatted numbers."""
-
-    bars: list[ChartBar]
-    line: str  # polyline points of revenue per day; "" when there was none
-    dots: list[tuple[str, str, str]]  # (cx, cy, title) of each day's revenue
-    clicks_ticks: list[ChartTick]
-    revenue_ticks: list[ChartTick]
-    day_labels: list[ChartTick]
-    width: int = field(default=_WIDTH, init=False)
-    height: int = field(default=_AXIS_Y + 40, init=False)
-    plot_left: int = field(default=_LEFT, init=False)
-    plot_right: int = field(default=_RIGHT, init=False)
-    axis_y: int = field(default=_AXIS_Y, init=False)
 
 
 @dataclass
@@ -449,10 +407,6 @@ def _get(props: Any, name: str) -> Any:
 # --- the daily chart --------------------------------------------------------------------
 
 
-def _tick_label(value: float) -> str:
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
 def daily_chart(series: Sequence[DayResult], currency: str) -> DailyChart | None:
     """Clicks per day as bars (left axis) and attributed revenue per day as a line (right).
 
@@ -460,64 +414,13 @@ def daily_chart(series: Sequence[DayResult], currency: str) -> DailyChart | None
     """
     if not any(d.views or d.clicks or d.revenue for d in series):
         return None
-    step = (_RIGHT - _LEFT) / len(series)
-    clicks_top = nice_ceiling(max(d.clicks for d in series), _COUNT_STEPS)
-    max_revenue = max(d.revenue for d in series)
-    revenue_top = nice_ceiling(max_revenue, _COUNT_STEPS)
-
-    def y(value: float, scale: float) -> float:
-        return _AXIS_Y - (_AXIS_Y - _TOP) * min(value / scale, 1.0)
-
-    bars, dots, points = [], [], []
-    for index, day in enumerate(series):
-        title = (
-            f"{date_format(day.day, 'D j M')}: {day.views:,} view{'s' * (day.views != 1)}, "
-            f"{day.clicks:,} click{'s' * (day.clicks != 1)}, "
-            f"{day.purchases:,} attributed order{'s' * (day.purchases != 1)}, "
-            f"{day.revenue:,.2f} {currency}"
-        )
-        top_y = y(day.clicks, clicks_top)
-        bars.append(
-            ChartBar(
-                x=f"{_LEFT + step * (index + 0.15):.1f}",
-                y=f"{top_y:.1f}",
-                width=f"{step * 0.7:.1f}",
-                height=f"{_AXIS_Y - top_y:.1f}",
-                title=title,
-            )
-        )
-        center = f"{_LEFT + step * (index + 0.5):.1f}"
-        point = f"{y(day.revenue, revenue_top):.1f}"
-        points.append(f"{center},{point}")
-        dots.append((center, point, title))
-    fractions = (0.0, 0.5, 1.0)
-    clicks_ticks = [
-        ChartTick(
-            f"{y(clicks_top * f, clicks_top):.1f}", str(_LEFT - 8), _tick_label(clicks_top * f)
-        )
-        for f in fractions
-        if (clicks_top * f).is_integer()  # no half clicks on the axis
+    titles = [
+        f"{date_format(day.day, 'D j M')}: {day.views:,} view{'s' * (day.views != 1)}, "
+        f"{day.clicks:,} click{'s' * (day.clicks != 1)}, "
+        f"{day.purchases:,} attributed order{'s' * (day.purchases != 1)}, "
+        f"{day.revenue:,.2f} {currency}"
+        for day in series
     ]
-    revenue_ticks = [
-        ChartTick(
-            f"{y(revenue_top * f, revenue_top):.1f}", str(_RIGHT + 8), _tick_label(revenue_top * f)
-        )
-        for f in fractions
-    ]
-    every = math.ceil(len(series) / 8)
-    day_labels = [
-        ChartTick(
-            f"{_LEFT + step * (index + 0.5):.1f}", str(_AXIS_Y + 16), date_format(day.day, "j M")
-        )
-        for index, day in enumerate(series)
-        if (len(series) - 1 - index) % every == 0  # the last day always has its label
-    ]
-    has_revenue = max_revenue > 0
-    return DailyChart(
-        bars=bars,
-        line=" ".join(points) if has_revenue else "",
-        dots=dots if has_revenue else [],
-        clicks_ticks=clicks_ticks,
-        revenue_ticks=revenue_ticks if has_revenue else [],
-        day_labels=day_labels,
+    return bar_and_line_chart(
+        [d.day for d in series], [d.clicks for d in series], [d.revenue for d in series], titles
     )
