@@ -176,6 +176,11 @@ class BreakdownRow:
         return _ratio(self.converting_visits, self.visits)
 
     @property
+    def conversion_percent(self) -> float | None:
+        rate = self.conversion_rate
+        return None if rate is None else rate * 100
+
+    @property
     def aov(self) -> float | None:
         value = _ratio(self.revenue, self.orders)
         return None if value is None else round(value, 2)
