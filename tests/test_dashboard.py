@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -15,6 +16,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from personalize.analytics import summary
 from personalize.analytics.summary import DateRange, ensure_rolled_up
+from personalize.models import RFMReport, VisitDay
 from tests.analytics_seed import DAYS, FIRST_DAY, seed
 
 pytestmark = pytest.mark.django_db
@@ -108,12 +110,34 @@ def test_staff_need_the_view_dashboard_permission(client: Client) -> None:
     staff = get_user_model().objects.create_user("merch", password="x", is_staff=True)
     client.force_login(staff)
     assert client.get(URL).status_code == 403
+    assert "pz-dashboard-link" not in client.get("/admin/").content.decode()
     staff.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
     assert client.get(URL).status_code == 200
     index = client.get("/admin/").content.decode()
-    assert URL in index
+    # The demo's admin index links the dashboard first, above the app list.
+    assert index.index("pz-dashboard-link") < index.index("app-personalize") < index.rindex(URL)
 
 
 def test_anonymous_visitors_are_sent_to_the_login(client: Client) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_rfm_report_shows_revenue_per_rfm_group(
+    boss: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summary, "today", lambda: date(2026, 3, 12))
+    RFMReport.objects.create(
+        as_of=datetime(2026, 3, 12, tzinfo=UTC), customers=2, segments={"champions": 2}
+    )
+    VisitDay.objects.bulk_create(
+        VisitDay(
+            day=date(2026, 3, d), visitor_id=f"v{d}", visit=1, orders=1, revenue=value, rfm=rfm
+        )
+        for d, value, rfm in ((10, Decimal("120.50"), "champions"), (11, Decimal("9"), "at_risk"))
+    )
+    html = boss.get("/admin/personalize/rfmreport/").content.decode()
+    assert "Revenue, 30 days" in html
+    table = html[html.index('class="pz-rfm-segments"') :]
+    champions = table[table.index(">Champions<") :]
+    assert "120.50" in champions[: champions.index("</tr>")]

@@ -319,6 +319,13 @@ def breakdown(period: DateRange, dimension: str) -> list[BreakdownRow]:
     return sorted(result, key=lambda r: (-r.revenue, -r.visitors, r.segment))
 
 
+def revenue_by_rfm_segment(period: DateRange) -> dict[str, float]:
+    """RFM segment slug -> revenue in ``period``, from the rollups as they are (one query;
+    no day is rolled up here)."""
+    rows = _visits(period).values("rfm").annotate(value=Sum("revenue")).order_by()
+    return {str(row["rfm"]): _money(row["value"]) for row in rows if row["rfm"]}
+
+
 def trend(period: DateRange) -> tuple[list[TrendDay], datetime | None]:
     """Each day of the range (zeros for days without events), and the latest rollup time."""
     by_day = {d: TrendDay(d) for d in days_between(period.start, period.end)}
