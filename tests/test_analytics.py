@@ -20,6 +20,8 @@ from personalize.analytics.rollup import rollup_day
 from personalize.analytics.summary import DateRange, parse_range, summarize
 from personalize.api.models import ApiKey
 from personalize.models import AttributedDay, Event, RollupDay, VisitDay
+from personalize.privacy.person import Identifier
+from personalize.privacy.service import erase_person, export_person
 from tests.analytics_seed import DAYS, FIRST_DAY, direct, seed, vid
 
 DATABASES = ["default", "postgres"] if "postgres" in django_settings.DATABASES else ["default"]
@@ -192,3 +194,15 @@ def test_the_rollup_command_rejects_bad_dates() -> None:
         call_command("personalize_rollup", since="March")
     with pytest.raises(CommandError, match="before --since"):
         call_command("personalize_rollup", since="2026-03-10", until="2026-03-01")
+
+
+def test_erasing_a_person_deletes_their_visit_days_and_exporting_lists_them() -> None:
+    seed()
+    rollup_day(FIRST_DAY)
+    person = Identifier.parse("visitor_id", vid(1))
+    exported = export_person(person, requested_by="test")
+    assert [row["visit"] for row in exported["data"]["analytics_visit_days"]] == [1]
+    erasure = erase_person(person, requested_by="test")
+    assert erasure.counts["analytics_visit_days"] == 1
+    assert not VisitDay.objects.filter(visitor_id=vid(1)).exists()
+    assert VisitDay.objects.filter(day=FIRST_DAY).exists()  # everyone else's stay
