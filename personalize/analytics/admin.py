@@ -139,7 +139,7 @@ def kpis(summary: Summary) -> list[Kpi]:
             "Email captures",
             "capturing_visitors",
             "count",
-            "Visitors who gave their email (an identify event: capture form or sign-in).",
+            "Visitors who gave their email: an identify event (a capture form, or the shop's own).",
         ),
         card("Capture rate", "capture_rate", "rate", "Email captures ÷ visitors."),
     ]
