@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 from personalize.admin_pages import model_page_context
 from personalize.analytics.export import TABLES, csv_response
 from personalize.analytics.models import Dashboard
+from personalize.analytics.rollup import UNKNOWN
 from personalize.analytics.summary import (
     DIMENSIONS,
     PRESETS,
@@ -171,6 +172,8 @@ def kpis(summary: Summary) -> list[Kpi]:
 
 
 def segment_label(dimension: str, segment: str) -> str:
+    if segment == UNKNOWN:
+        return "Unknown (no stored profile)"
     if dimension == "rfm":
         return SEGMENTS.get(segment, "Not scored" if segment == "(none)" else segment)
     if dimension == "lifecycle" and segment in STAGES:
