@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from personalize.analytics.rollup import rollup_day
+from personalize.analytics.rollup import rollup_day, rollup_recent
 from personalize.analytics.summary import DateRange, parse_range, summarize
 from personalize.api.models import ApiKey
 from personalize.models import AttributedDay, Event, RollupDay, VisitDay
@@ -206,3 +206,11 @@ def test_erasing_a_person_deletes_their_visit_days_and_exporting_lists_them() ->
     assert erasure.counts["analytics_visit_days"] == 1
     assert not VisitDay.objects.filter(visitor_id=vid(1)).exists()
     assert VisitDay.objects.filter(day=FIRST_DAY).exists()  # everyone else's stay
+
+
+def test_the_worker_step_rolls_up_today_and_yesterday() -> None:
+    seed()
+    now = datetime(2026, 3, 11, 12, tzinfo=UTC)
+    results = rollup_recent(now=now)
+    assert [r.day for r in results] == [FIRST_DAY, FIRST_DAY + timedelta(days=1)]
+    assert list(RollupDay.objects.values_list("day", flat=True)) == [r.day for r in results]
