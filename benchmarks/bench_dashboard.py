@@ -13,8 +13,8 @@ Two measurements, each as a ratio to a baseline timed in the same run on the sam
 2. **Rolling up one day** of ``--day-events`` events (``rollup_day``); baseline: one
    ``GROUP BY visitor_id, visit`` over that day's events, the least any rollup reads.
 
-Events are synthetic (seeded RNG): ~5 events a visit, 1.3 visits a visitor a day, 3%
-of visits with a purchase. A temporary SQLite database unless ``--database-url``.
+Events are synthetic (seeded RNG): five events a visit, most visits from a different
+visitor, 15% of visits with a purchase. A temporary SQLite database unless ``--database-url``.
 """
 
 from __future__ import annotations

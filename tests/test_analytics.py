@@ -91,6 +91,9 @@ def test_the_summary_equals_a_direct_count_over_the_event_log(
     alias: str, first: date, last: date
 ) -> None:
     seed(alias)
+    # Up to seven missing days are rolled up on request; a longer range needs the command.
+    period = DateRange(first, last)
+    call_command("personalize_rollup", since=str(period.previous.start), until=str(last))
     response = key_client("analytics:read").get(URL, {"start": str(first), "end": str(last)})
     assert response.status_code == 200, response.content
     body = response.json()
@@ -98,6 +101,18 @@ def test_the_summary_equals_a_direct_count_over_the_event_log(
     assert {name: body[name] for name in expected} == expected
     assert (body["start"], body["end"]) == (first.isoformat(), last.isoformat())
     assert body["segments"], body
+    assert body["missing_days"] == []
+
+
+def test_a_request_rolls_up_a_week_at_most_and_names_the_days_left(alias: str) -> None:
+    seed(alias)
+    response = key_client("analytics:read").get(URL, {"start": "2026-03-01", "end": "2026-03-12"})
+    body = response.json()
+    # 24 days (the range and the one before); the 7 most recent were rolled up.
+    assert body["missing_days"] == [f"2026-02-{d:02d}" for d in range(17, 29)] + [
+        f"2026-03-{d:02d}" for d in range(1, 6)
+    ]
+    assert body["orders"] == 6  # 9-12 March: in the week rolled up
 
 
 def test_the_summary_counts_a_visit_past_midnight_once_and_credits_campaigns_and_widgets(

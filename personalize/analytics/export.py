@@ -81,6 +81,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             for day in summary.trend
         ],
         "rolled_at": summary.rolled_at.isoformat() if summary.rolled_at else None,
+        "missing_days": [day.isoformat() for day in summary.missing_days],
     }
 
 

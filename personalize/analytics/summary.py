@@ -59,6 +59,9 @@ DIMENSIONS: Final = {
     "utm_source": "UTM source",
 }
 PRESETS: Final = (7, 30, 90)
+#: Days a page or API request rolls up itself when they never were; older gaps are
+#: left to ``personalize_rollup`` (a request must not take minutes on a big shop).
+ROLL_UP_ON_REQUEST: Final = 7
 #: Earlier than any event log (and far enough from ``date.min`` for the previous period).
 EARLIEST: Final = date(1970, 1, 1)
 
@@ -222,6 +225,8 @@ class Summary:
     influenced_previous: dict[str, Influence]
     currency: str = field(default_factory=lambda: settings.CURRENCY)
     rolled_at: datetime | None = None
+    #: Days of the range or the previous period never rolled up: counted as empty.
+    missing_days: list[date] = field(default_factory=list)
 
     @property
     def start(self) -> date:
@@ -232,19 +237,22 @@ class Summary:
         return self.period.end
 
 
-def ensure_rolled_up(*periods: DateRange) -> None:
-    """Roll up every past or current day of ``periods`` that never was (one query if none)."""
+def ensure_rolled_up(*periods: DateRange, limit: int | None = None) -> list[date]:
+    """Roll up the past or current days of ``periods`` that never were, the most recent
+    first, at most ``limit`` of them; the days left missing (one query if none)."""
     last = today()
     wanted = {d for p in periods for d in days_between(p.start, min(p.end, last))}
     if not wanted:
-        return
+        return []
     done = set(
         RollupDay.objects.using(settings.DATABASE_ALIAS)
         .filter(day__gte=min(wanted), day__lte=max(wanted))
         .values_list("day", flat=True)
     )
-    for day in sorted(wanted - done):
+    missing = sorted(wanted - done, reverse=True)
+    for day in missing[:limit]:
         rollup_day(day)
+    return sorted(missing[limit:]) if limit is not None else []
 
 
 def _visits(period: DateRange) -> QuerySet[VisitDay]:
@@ -360,10 +368,13 @@ def _influence(period: DateRange, *, totals_only: bool = False) -> list[Influenc
 
 
 def summarize(period: DateRange, *, roll_up_missing: bool = True) -> Summary:
-    """Every number of the dashboard for ``period`` and the period before it."""
+    """Every number of the dashboard for ``period`` and the period before it.
+
+    Up to :data:`ROLL_UP_ON_REQUEST` days never rolled up are rolled up first (none
+    without ``roll_up_missing``); the rest are listed in ``missing_days``.
+    """
     previous = period.previous
-    if roll_up_missing:
-        ensure_rolled_up(previous, period)
+    missing = ensure_rolled_up(previous, period, limit=ROLL_UP_ON_REQUEST if roll_up_missing else 0)
     using = settings.DATABASE_ALIAS
     influence = _influence(period)
     campaign_names = dict(Campaign.objects.using(using).values_list("slug", "name"))
@@ -392,4 +403,5 @@ def summarize(period: DateRange, *, roll_up_missing: bool = True) -> Summary:
         influenced=influenced,
         influenced_previous=influenced_previous,
         rolled_at=rolled_at,
+        missing_days=missing,
     )

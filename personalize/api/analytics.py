@@ -77,6 +77,10 @@ class SummarySerializer(PeriodSerializer):
     segments = SegmentRowSerializer(many=True)
     daily = DaySerializer(many=True)
     rolled_at = serializers.DateTimeField(allow_null=True)
+    missing_days = serializers.ListField(
+        child=serializers.DateField(),
+        help_text="Days never rolled up (counted as empty): run personalize_rollup.",
+    )
 
 
 EXAMPLE = {
@@ -120,6 +124,7 @@ EXAMPLE = {
         }
     ],
     "rolled_at": "2026-11-30T10:05:00Z",
+    "missing_days": [],
 }
 
 
@@ -131,9 +136,10 @@ EXAMPLE = {
         f"{MAX_DAYS} days), and for the period of equal length before it: visitors, visits, "
         "orders and revenue (`purchase` events and their `value`), conversion rate, AOV, "
         "email captures, revenue influenced by campaigns and widgets, a breakdown by "
-        "segment dimension and a daily series. Read from the daily rollups; days never "
-        "rolled up are rolled up first. `?format=csv&table=kpis|segments|daily|campaigns|"
-        "widgets` downloads one table. Needs an API key with `analytics:read`, or an admin "
+        "segment dimension and a daily series. Read from the daily rollups; up to 7 days "
+        "never rolled up are rolled up first, and any others are listed in `missing_days`. "
+        "`?format=csv&table=kpis|segments|daily|campaigns|widgets` downloads one table. "
+        "Needs an API key with `analytics:read`, or an admin "
         "session of staff with the “Can view dashboard” permission. docs/analytics.md "
         "defines every figure."
     ),
