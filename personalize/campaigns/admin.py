@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from personalize import configuration
+from personalize import charts, configuration
 from personalize.admin_pages import page_context, page_object
 from personalize.campaigns import coupons
 from personalize.campaigns.forms import (
@@ -34,12 +34,12 @@ from personalize.campaigns.forms import (
 from personalize.campaigns.measurement import CampaignResults, VariantResult, campaign_results
 from personalize.campaigns.models import Campaign, Lead, Variant
 from personalize.campaigns.preview import preview_url, safe_preview_path
+from personalize.charts import IntervalChart, IntervalItem, rate_chart
 from personalize.conf import settings
 from personalize.stats import (
     MIN_EXPECTED_COUNT,
     MIN_EXPOSURES,
     Interval,
-    nice_ceiling,
     wilson_interval,
 )
 
@@ -289,145 +289,63 @@ def verdict_for(row: VariantResult, baseline: VariantResult) -> Verdict:
     return Verdict(f"{name} does worse than {other}: {detail}", "loss")
 
 
-@dataclass(frozen=True)
-class ChartRow:
-    label: str
-    sublabel: str
-    tone: str
-    y: int
-    value: str
-    bar_x: str = "0"
-    bar_width: str = "0"
-    point: str | None = None
-    low: str | None = None
-    high: str | None = None
-
-
-@dataclass(frozen=True)
-class Chart:
-    """An inline SVG chart's geometry; numbers are preformatted attribute values."""
-
-    title: str
-    description: str
-    rows: list[ChartRow]
-    ticks: list[tuple[str, str]]
-    height: int
-    axis_y: int
-    zero_x: str | None = None
-    width: int = field(default=760, init=False)
-    plot_left: int = field(default=130, init=False)
-    plot_right: int = field(default=640, init=False)
-    value_x: int = field(default=650, init=False)
-
-
-_ROW_HEIGHT: Final = 40
-_TOP: Final = 12
-PLOT_LEFT: Final = 130
-PLOT_RIGHT: Final = 640
-
-
 def _tick_percent(value: float) -> str:
     """An axis label: "0%", "2.5%", "0.25%" (no trailing zeros)."""
     return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def conversion_chart(rows: list[ResultRow]) -> Chart | None:
+def _tick_points(value: float) -> str:
+    return f"{_points(value)} pts" if value else "0"
+
+
+def conversion_chart(rows: list[ResultRow]) -> IntervalChart | None:
     """Conversion rate per variant as bars, with the 95% Wilson interval as a whisker."""
-    measured = [(row, row.interval) for row in rows if row.interval is not None]
-    if not measured:
-        return None
-    top = max(max(interval.high, row.rate or 0.0) for row, interval in measured)
-    scale = nice_ceiling(max(top, 0.001))
-    span = PLOT_RIGHT - PLOT_LEFT
-
-    def x(rate: float) -> float:
-        return PLOT_LEFT + span * min(max(rate / scale, 0.0), 1.0)
-
-    chart_rows = [
-        ChartRow(
+    items = [
+        IntervalItem(
             label=row.label,
             sublabel=f"{row.result.exposures:,} visitors",
             tone=row.verdict.tone,
-            y=_TOP + index * _ROW_HEIGHT,
-            value=_percent(row.rate),
-            bar_x=str(PLOT_LEFT),
-            bar_width=f"{x(row.rate or 0.0) - PLOT_LEFT:.1f}",
-            low=f"{x(interval.low):.1f}",
-            high=f"{x(interval.high):.1f}",
+            value=row.rate or 0.0,
+            low=interval.low,
+            high=interval.high,
+            shown=_percent(row.rate),
         )
-        for index, (row, interval) in enumerate(measured)
+        for row in rows
+        if (interval := row.interval) is not None
     ]
-    axis_y = _TOP + len(chart_rows) * _ROW_HEIGHT
-    return Chart(
+    return rate_chart(
+        items,
         title="Conversion rate per variant",
         description="Bars show each variant's conversion rate; the line across each bar is its "
         "95% interval, the range the true rate is likely in.",
-        rows=chart_rows,
-        ticks=[
-            (f"{x(scale * step / 4):.1f}", _tick_percent(scale * step / 4)) for step in range(5)
-        ],
-        height=axis_y + 26,
-        axis_y=axis_y,
+        tick=_tick_percent,
     )
 
 
-def difference_chart(rows: list[ResultRow], baseline: str) -> Chart | None:
+def difference_chart(rows: list[ResultRow], baseline: str) -> IntervalChart | None:
     """Each variant's difference from the baseline with its 95% interval, around zero."""
-    compared = [
-        row
+    items = [
+        IntervalItem(
+            label=row.label,
+            sublabel=f"vs {baseline}",
+            tone=row.verdict.tone,
+            value=c.difference,
+            low=c.interval.low,
+            high=c.interval.high,
+            shown=f"{_points(c.difference)} pts",
+        )
         for row in rows
-        if row.result.comparison is not None
-        and row.result.comparison.interval is not None
-        and row.result.comparison.difference is not None
-    ]
-    if not compared:
-        return None
-    reach = max(
-        max(abs(c.interval.low), abs(c.interval.high), abs(c.difference))
-        for row in compared
         if (c := row.result.comparison) is not None
         and c.interval is not None
         and c.difference is not None
-    )
-    scale = nice_ceiling(max(reach, 0.001))
-    middle = (PLOT_LEFT + PLOT_RIGHT) / 2
-    half = (PLOT_RIGHT - PLOT_LEFT) / 2
-
-    def x(difference: float) -> str:
-        return f"{middle + half * min(max(difference / scale, -1.0), 1.0):.1f}"
-
-    chart_rows = []
-    for index, row in enumerate(compared):
-        comparison = row.result.comparison
-        assert comparison is not None and comparison.interval is not None
-        assert comparison.difference is not None
-        chart_rows.append(
-            ChartRow(
-                label=row.label,
-                sublabel=f"vs {baseline}",
-                tone=row.verdict.tone,
-                y=_TOP + index * _ROW_HEIGHT,
-                value=f"{_points(comparison.difference)} pts",
-                point=x(comparison.difference),
-                low=x(comparison.interval.low),
-                high=x(comparison.interval.high),
-            )
-        )
-    axis_y = _TOP + len(chart_rows) * _ROW_HEIGHT
-    ticks = []
-    for step in range(-2, 3):
-        value = scale * step / 2
-        ticks.append((x(value), f"{_points(value)} pts" if step else "0"))
-    return Chart(
+    ]
+    return charts.difference_chart(
+        items,
         title=f"Difference from {baseline}",
         description="Each dot is the difference in conversion rate from the baseline, in "
         "percentage points; the line is its 95% interval. A line that crosses 0 means no "
         "difference is still plausible.",
-        rows=chart_rows,
-        ticks=ticks,
-        height=axis_y + 26,
-        axis_y=axis_y,
-        zero_x=f"{middle:.1f}",
+        tick=_tick_points,
     )
 
 
@@ -495,8 +413,8 @@ class ResultsReport:
     results: CampaignResults
     rows: list[ResultRow]
     baseline_label: str
-    conversion_chart: Chart | None
-    difference_chart: Chart | None
+    conversion_chart: IntervalChart | None
+    difference_chart: IntervalChart | None
     verdicts: list[tuple[str, Verdict]] = field(default_factory=list)
 
     @property
