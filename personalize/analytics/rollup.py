@@ -84,17 +84,6 @@ def _dimensions(profile: Profile | None, now: float) -> dict[str, str]:
     }
 
 
-def _profiles(visitor_ids: set[str], since: float) -> dict[str, Profile]:
-    """The stored profiles of ``visitor_ids``: one pass over the profiles seen since."""
-    found: dict[str, Profile] = {}
-    for profile in get_store().iter_profiles(seen_since=since):
-        if profile.visitor_id in visitor_ids:
-            found[profile.visitor_id] = profile
-            if len(found) == len(visitor_ids):
-                break
-    return found
-
-
 def rollup_day(day: date, *, now: datetime | None = None) -> RollupResult:
     """Replace the rollup rows of ``day`` (UTC) with what the event log holds now."""
     started = time.monotonic()
@@ -119,7 +108,7 @@ def rollup_day(day: date, *, now: datetime | None = None) -> RollupResult:
 
     rolled_at = now or timezone.now()
     visitor_ids = {visitor_id for visitor_id, _ in visits}
-    profiles = _profiles(visitor_ids, start.timestamp()) if visitor_ids else {}
+    profiles = get_store().load_many(visitor_ids) if visitor_ids else {}
     moment = rolled_at.timestamp()
     dimensions = {v: _dimensions(profiles.get(v), moment) for v in visitor_ids}
 
