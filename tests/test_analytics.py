@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client, override_settings
 
+from personalize.analytics import summary
 from personalize.analytics.rollup import rollup_day, rollup_recent
 from personalize.analytics.summary import DateRange, parse_range, summarize
 from personalize.api.models import ApiKey
@@ -229,3 +230,18 @@ def test_the_worker_step_rolls_up_today_and_yesterday() -> None:
     results = rollup_recent(now=now)
     assert [r.day for r in results] == [FIRST_DAY, FIRST_DAY + timedelta(days=1)]
     assert list(RollupDay.objects.values_list("day", flat=True)) == [r.day for r in results]
+
+
+def test_the_rollup_command_can_fill_in_only_the_missing_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(summary, "today", lambda: date(2026, 3, 20))
+    seed()
+    rollup_day(FIRST_DAY)
+    out = io.StringIO()
+    days = {"since": "2026-03-10", "until": "2026-03-20", "missing": True}
+    call_command("personalize_rollup", **days, stdout=out, stderr=io.StringIO())
+    # 11 days, 10 March done already: 10 rolled up (19 and 20 March would be anyway).
+    assert "Rolled up 10 day(s)" in out.getvalue()
+    call_command("personalize_rollup", **days, stdout=out, stderr=io.StringIO())
+    assert "Rolled up 2 day(s)" in out.getvalue()  # today and yesterday, always

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from personalize.analytics import summary
+from personalize.analytics.models import RollupDay
 from personalize.analytics.rollup import days_between, rollup_day
-from personalize.analytics.summary import today
+from personalize.conf import settings
 from personalize.management.progress import Progress
 
 
@@ -34,15 +36,29 @@ class Command(BaseCommand):
             help="First day, YYYY-MM-DD (or 'today', 'yesterday').",
         )
         parser.add_argument("--until", help="Last day, YYYY-MM-DD (default: today).")
+        parser.add_argument(
+            "--missing",
+            action="store_true",
+            help="Only the days never rolled up (and always today and yesterday): a "
+            "backfill that is cheap to repeat.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = today()
+        now = summary.today()
         named = {"today": now, "yesterday": now - timedelta(days=1)}
         since = named.get(options["since"]) or _day("--since", options["since"])
         until = now if options["until"] is None else _day("--until", options["until"])
         if until < since:
             raise CommandError(f"--until ({until}) is before --since ({since}).")
         days = list(days_between(since, until))
+        if options["missing"]:
+            done = set(
+                RollupDay.objects.using(settings.DATABASE_ALIAS)
+                .filter(day__gte=since, day__lte=until)
+                .values_list("day", flat=True)
+            )
+            recent = {now, now - timedelta(days=1)}
+            days = [day for day in days if day not in done or day in recent]
         progress = Progress("Rolling up days", len(days), stream=self.stderr)
         events = orders = 0
         for day in days:
@@ -58,7 +74,7 @@ class Command(BaseCommand):
         progress.close()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Rolled up {len(days)} day(s) from {since} to {until}: {events:,} events, "
+                f"Rolled up {len(days)} day(s) of {since} to {until}: {events:,} events, "
                 f"{orders:,} orders."
             )
         )
