@@ -245,3 +245,15 @@ def test_the_rollup_command_can_fill_in_only_the_missing_days(
     assert "Rolled up 10 day(s)" in out.getvalue()
     call_command("personalize_rollup", **days, stdout=out, stderr=io.StringIO())
     assert "Rolled up 2 day(s)" in out.getvalue()  # today and yesterday, always
+
+
+def test_the_purge_deletes_visit_rows_past_the_retention_limit() -> None:
+    old, fresh = date.today() - timedelta(days=500), date.today() - timedelta(days=1)
+    for day in (old, fresh):
+        VisitDay.objects.create(day=day, visitor_id=vid(1), visit=1)
+        RollupDay.objects.create(day=day, visitors=1, visits=1, rolled_at=datetime.now(tz=UTC))
+    out = io.StringIO()
+    call_command("personalize_purge", stdout=out, stderr=io.StringIO())
+    assert "Deleted 1 analytics visit rows of days older than 395 days" in out.getvalue()
+    assert list(VisitDay.objects.values_list("day", flat=True)) == [fresh]
+    assert RollupDay.objects.count() == 2  # totals hold no visitor ids
