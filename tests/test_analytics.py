@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,9 +18,10 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from personalize.analytics import summary
-from personalize.analytics.rollup import rollup_day, rollup_recent
+from personalize.analytics.rollup import RollupResult, rollup_day, rollup_recent
 from personalize.analytics.summary import DateRange, parse_range, summarize
 from personalize.api.models import ApiKey
+from personalize.management.commands import personalize_worker
 from personalize.models import AttributedDay, Event, RollupDay, VisitDay
 from personalize.privacy.person import Identifier
 from personalize.privacy.service import erase_person, export_person
@@ -257,3 +259,28 @@ def test_the_purge_deletes_visit_rows_past_the_retention_limit() -> None:
     assert "Deleted 1 analytics visit rows of days older than 395 days" in out.getvalue()
     assert list(VisitDay.objects.values_list("day", flat=True)) == [fresh]
     assert RollupDay.objects.count() == 2  # totals hold no visitor ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_keeps_rolling_up_in_a_thread_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(summary, "today", lambda: FIRST_DAY + timedelta(days=1))
+    seed()
+    rolled = threading.Event()
+
+    def rollup_recent(*, now: datetime | None = None) -> list[RollupResult]:
+        rolled.set()
+        return [rollup_day(FIRST_DAY)]
+
+    monkeypatch.setattr(personalize_worker, "rollup_recent", rollup_recent)
+    stop = threading.Event()
+    out = io.StringIO()
+    command = personalize_worker.Command(stdout=out)
+    thread = command._start_rollups(stop, 0.01)
+    assert rolled.wait(5)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert "rolled up 2026-03-10 (" in out.getvalue()
+    assert RollupDay.objects.filter(day=FIRST_DAY).exists()
