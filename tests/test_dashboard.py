@@ -117,7 +117,8 @@ def test_staff_need_the_view_dashboard_permission(client: Client) -> None:
     assert client.get(URL).status_code == 200
     index = client.get("/admin/").content.decode()
     # The demo's admin index links the dashboard first, above the app list.
-    assert index.index("pz-dashboard-link") < index.index("app-personalize") < index.rindex(URL)
+    assert index.count('class="module pz-dashboard-link"') == 1
+    assert index.index("pz-dashboard-link") < index.index('class="app-personalize module')
 
 
 def test_anonymous_visitors_are_sent_to_the_login(client: Client) -> None:
@@ -143,3 +144,9 @@ def test_the_rfm_report_shows_revenue_per_rfm_group(
     table = html[html.index('class="pz-rfm-segments"') :]
     champions = table[table.index(">Champions<") :]
     assert "120.50" in champions[: champions.index("</tr>")]
+
+
+def test_the_personalization_app_page_links_the_dashboard_first(boss: Client) -> None:
+    html = boss.get("/admin/personalize/").content.decode()
+    assert html.count('class="module pz-dashboard-link"') == 1
+    assert html.index("pz-dashboard-link") < html.index('class="app-personalize module')
