@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from personalize.analytics.admin import DashboardAdmin
+from personalize.analytics.models import Dashboard
 from personalize.api.admin import ApiKeyAdmin
 from personalize.api.models import ApiKey
 from personalize.campaigns.admin import register as register_campaign_admin
@@ -16,6 +18,7 @@ from personalize.segments.admin import SegmentAdmin
 from personalize.segments.models import Segment
 from personalize.webhooks.admin import register as register_webhook_admin
 
+admin.site.register(Dashboard, DashboardAdmin)
 admin.site.register(Segment, SegmentAdmin)
 admin.site.register(RFMReport, RFMReportAdmin)
 admin.site.register(ApiKey, ApiKeyAdmin)

@@ -10,7 +10,9 @@ class PersonalizeConfig(AppConfig):
 
     def ready(self) -> None:
         from personalize import checks, signals  # noqa: F401  (registers checks and receivers)
+        from personalize.analytics.privacy import VisitDaySource
         from personalize.privacy.sources import register_source
         from personalize.webhooks.privacy import WebhookDeliverySource
 
         register_source(WebhookDeliverySource())
+        register_source(VisitDaySource())

@@ -87,6 +87,7 @@ class DeferredChange(models.Model):
         return f"{len(self.events)} events of {self.visitor_id}"
 
 
+from personalize.analytics.models import AttributedDay, Dashboard, RollupDay, VisitDay  # noqa: E402
 from personalize.api.models import ApiKey  # noqa: E402
 from personalize.campaigns.models import Campaign, CouponCode, Lead, Variant  # noqa: E402
 from personalize.privacy.models import PrivacyRequest  # noqa: E402
@@ -102,19 +103,23 @@ from personalize.webhooks.models import Webhook, WebhookCursor, WebhookDelivery 
 
 __all__ = [
     "ApiKey",
+    "AttributedDay",
     "Campaign",
     "ConfigVersion",
     "CouponCode",
+    "Dashboard",
     "DeferredChange",
     "Event",
     "Lead",
     "PrivacyRequest",
     "RFMReport",
+    "RollupDay",
     "Segment",
     "SegmentMember",
     "TrainedModel",
     "TrainedRow",
     "Variant",
+    "VisitDay",
     "VisitorProfile",
     "Webhook",
     "WebhookCursor",

@@ -48,6 +48,7 @@ def test_the_schema_documents_every_endpoint_and_nothing_of_the_shops() -> None:
     paths = load_schema()["paths"]
 
     assert sorted(paths) == [
+        "/personalize/api/analytics/summary/",
         "/personalize/api/events/",
         "/personalize/api/v1/decisions/",
         "/personalize/api/v1/events/",
@@ -106,6 +107,7 @@ def test_browser_operations_need_no_key() -> None:
 def test_the_shops_own_rest_framework_settings_do_not_matter() -> None:
     # A shop on DRF's own schema class (the default) gets the same document.
     assert sorted(load_schema()["paths"]) == [
+        "/personalize/api/analytics/summary/",
         "/personalize/api/events/",
         "/personalize/api/v1/decisions/",
         "/personalize/api/v1/events/",

@@ -29,6 +29,9 @@ def shop(transactional_db: None) -> dict[str, Product]:
     seed_catalogue(42, timezone.now(), lambda n: None)
     install_demo_segments()
     install_demo_widgets()
+    # This test is about what the widgets show: no visitor held out (the holdout has
+    # tests of its own, tests/test_rec_holdout.py), else a random 10-20% would see none.
+    Widget.objects.update(holdout_percent=0)
     toys = list(Product.objects.filter(category__slug="cat-toys", stock__gt=0).order_by("pk")[:6])
     at = timezone.now() - timedelta(days=3)
     events = []

@@ -25,7 +25,7 @@ SCOPES: dict[str, str] = {
     "decisions:read": "read campaign decisions for a visitor",
     "recommendations:read": "read product recommendations for a visitor",
     "segments:read": "read segments and their members",
-    "analytics:read": "read campaign and widget results",
+    "analytics:read": "read the analytics summary and campaign and widget results",
     "privacy:write": "erase and export a person's data",
 }
 

@@ -184,7 +184,8 @@ class EventBatchResultSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
-class FieldErrorSerializer(serializers.Serializer[dict[str, Any]]):
+class EventFieldErrorSerializer(serializers.Serializer[dict[str, Any]]):
+    # Not "FieldError": that component is the {detail, field} answer of the GET endpoints.
     index = serializers.IntegerField(
         allow_null=True, help_text="The event's position in events; null: the batch itself."
     )
@@ -194,7 +195,7 @@ class FieldErrorSerializer(serializers.Serializer[dict[str, Any]]):
 
 # Built with inline_serializer: a field named ``errors`` would shadow Serializer.errors.
 BatchErrorsSerializer = inline_serializer(
-    "BatchErrors", fields={"errors": FieldErrorSerializer(many=True)}
+    "BatchErrors", fields={"errors": EventFieldErrorSerializer(many=True)}
 )
 
 

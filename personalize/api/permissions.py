@@ -51,3 +51,11 @@ class CanReadSegments(KeyOrStaff):
     scope = "segments:read"
     perms = ("personalize.view_segment", "personalize.change_segment")
     staff_message = "sign in to the admin as staff with the “Can view segment” permission."
+
+
+class CanReadAnalytics(KeyOrStaff):
+    """An API key with ``analytics:read``, or staff allowed to view the dashboard."""
+
+    scope = "analytics:read"
+    perms = ("personalize.view_dashboard",)
+    staff_message = "sign in to the admin as staff with the “Can view dashboard” permission."

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from personalize.api import events, privacy, schema, segment_members, server_events, views
+from personalize.api import (
+    analytics,
+    events,
+    privacy,
+    schema,
+    segment_members,
+    server_events,
+    views,
+)
 from personalize.api.decisions import DecisionsView
 from personalize.api.recommendations import RecommendationsView
 
@@ -16,6 +24,11 @@ urlpatterns = [
         "v1/segments/<str:slug>/members/",
         segment_members.SegmentMembersView.as_view(),
         name="segment_members",
+    ),
+    path(
+        "analytics/summary/",
+        analytics.AnalyticsSummaryView.as_view(),
+        name="analytics-summary",
     ),
     path("v1/privacy/export/", privacy.PrivacyExportView.as_view(), name="privacy-export"),
     path("v1/privacy/erase/", privacy.PrivacyEraseView.as_view(), name="privacy-erase"),

@@ -15,7 +15,7 @@ RANGE = (
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("personalize", "0011_privacy_requests"),
+        ("personalize", "0012_rollups"),
     ]
 
     operations = [

@@ -137,6 +137,17 @@ class BaseProfileStore:
         Django's cache counts them (``personalize.ratelimit.CacheRateLimiter``)."""
         return None
 
+    def load_many(self, visitor_ids: Collection[str]) -> dict[str, Profile]:
+        """The stored profiles of ``visitor_ids`` (missing ones left out), for batch jobs
+        such as the analytics rollups. The default loads them one by one; a store that
+        can fetch many at once overrides it."""
+        found = {}
+        for visitor_id in visitor_ids:
+            profile = self.load(visitor_id)
+            if profile is not None:
+                found[visitor_id] = profile
+        return found
+
     def iter_profiles_by_id(self, *, after: str = "") -> Iterator[Profile] | None:
         """Profiles whose visitor id sorts after ``after``, in visitor-id order, streamed
         (keyset pagination), or ``None`` when the store can only scan in no particular

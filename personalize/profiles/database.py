@@ -22,6 +22,8 @@ from personalize.tracking.events import EventRecord
 from personalize.tracking.log import write_events
 
 EXT_KEY_RE = re.compile(r"^[a-z0-9_:-]{1,80}$")
+#: Visitor ids per ``IN (...)`` of :meth:`DatabaseProfileStore.load_many`.
+LOAD_BATCH = 500
 
 
 class DatabaseProfileStore(BaseProfileStore):
@@ -80,6 +82,16 @@ class DatabaseProfileStore(BaseProfileStore):
     def load(self, visitor_id: str) -> Profile | None:
         row = VisitorProfile.objects.using(self.using).filter(pk=visitor_id).first()
         return None if row is None else self._profile(row)
+
+    def load_many(self, visitor_ids: Collection[str]) -> dict[str, Profile]:
+        ids = sorted(visitor_ids)
+        found: dict[str, Profile] = {}
+        for start in range(0, len(ids), LOAD_BATCH):
+            rows = VisitorProfile.objects.using(self.using).filter(
+                pk__in=ids[start : start + LOAD_BATCH]
+            )
+            found.update((row.visitor_id, self._profile(row)) for row in rows)
+        return found
 
     def save(self, profile: Profile) -> None:
         with transaction.atomic(using=self.using):

@@ -191,6 +191,9 @@ _RATE = LuaScript(RATE_SCRIPT)
 _APPLY = LuaScript(APPLY_SCRIPT)
 
 STREAM_FULL_BACKOFF = 5  # seconds events bypass a full stream before it is looked at again
+#: Profiles read per pipeline by ``load_many``, and the replies each one takes.
+LOAD_MANY_BATCH = 200
+LOAD_REPLIES = 8
 
 
 class RedisProfileStore(BaseProfileStore):
@@ -609,23 +612,53 @@ class RedisProfileStore(BaseProfileStore):
                     )
         return profile
 
-    def load(self, visitor_id: str) -> Profile | None:
+    def _queue_load(self, pipe: Any, visitor_id: str) -> None:
+        """Queue the :data:`LOAD_REPLIES` reads of one profile."""
         keys = self.keys(visitor_id)
-        pipe = self.client.pipeline(transaction=False)
         pipe.hgetall(keys[0])
         for key in keys[1:7]:
             pipe.zrange(key, 0, -1, withscores=True)
         pipe.hgetall(keys[7])
-        try:
-            main, *rest = pipe.execute()
-        except ERRORS as exc:
-            raise StoreUnavailable(str(exc)) from exc
+
+    def _loaded(self, visitor_id: str, replies: list[Any]) -> Profile | None:
+        main, *rest = replies
         if not main:
             return None
         zsets = [[x for pair in z for x in pair] for z in rest[:6]]
         flat_main = [x for pair in main.items() for x in pair]
         flat_cart = [x for pair in rest[6].items() for x in pair]
         return self._parse(visitor_id, flat_main, zsets, flat_cart)
+
+    def load(self, visitor_id: str) -> Profile | None:
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_load(pipe, visitor_id)
+        try:
+            replies = pipe.execute()
+        except ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return self._loaded(visitor_id, replies)
+
+    def load_many(self, visitor_ids: Collection[str]) -> dict[str, Profile]:
+        # One pipeline per LOAD_MANY_BATCH visitors instead of a round trip each (a
+        # cluster pipeline splits the reads by node; each profile's keys share a slot).
+        ids = list(visitor_ids)
+        found: dict[str, Profile] = {}
+        for start in range(0, len(ids), LOAD_MANY_BATCH):
+            chunk = ids[start : start + LOAD_MANY_BATCH]
+            pipe = self.client.pipeline(transaction=False)
+            for visitor_id in chunk:
+                self._queue_load(pipe, visitor_id)
+            try:
+                replies = pipe.execute()
+            except ERRORS as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            for index, visitor_id in enumerate(chunk):
+                profile = self._loaded(
+                    visitor_id, replies[index * LOAD_REPLIES : (index + 1) * LOAD_REPLIES]
+                )
+                if profile is not None:
+                    found[visitor_id] = profile
+        return found
 
     # Whole-profile writes -------------------------------------------------------------
 

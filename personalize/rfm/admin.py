@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from personalize.analytics.summary import last_days, revenue_by_rfm_segment
+from personalize.conf import settings
 from personalize.rfm.models import RFMReport
 from personalize.rfm.report import build_report
 
@@ -22,6 +24,8 @@ __all__ = ["RFMReportAdmin"]
 
 #: Earlier runs listed under the report.
 HISTORY = 12
+#: The revenue column covers this many days up to today.
+REVENUE_DAYS = 30
 
 
 class RFMReportAdmin(_RFMReportAdminBase):
@@ -51,11 +55,14 @@ class RFMReportAdmin(_RFMReportAdminBase):
             report = reports.filter(pk=int(wanted)).first()
         if report is None:
             report = reports.first()
+        revenue = revenue_by_rfm_segment(last_days(REVENUE_DAYS)) if report is not None else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "RFM report",
-            "view": build_report(report) if report is not None else None,
+            "view": build_report(report, revenue) if report is not None else None,
+            "revenue_days": REVENUE_DAYS,
+            "currency": settings.CURRENCY,
             "history": list(reports[:HISTORY]) if report is not None else [],
             **(extra_context or {}),
         }

@@ -8,6 +8,7 @@ draws them with CSS classes (no inline styles: the admin runs under a strict CSP
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ class SegmentRow:
     count: int
     share: float
     bar: int  # 0-100, relative to the largest segment
+    revenue: float | None = None  # from the analytics rollups, when given
 
     @property
     def builtin_slug(self) -> str:
@@ -73,8 +75,11 @@ def _share(count: int, total: int) -> float:
     return 100.0 * count / total if total else 0.0
 
 
-def build_report(report: RFMReport) -> RFMView:
-    """The heat map rows (R5..R1 x F1..F5) and segment rows of ``report``."""
+def build_report(report: RFMReport, revenue: Mapping[str, float] | None = None) -> RFMView:
+    """The heat map rows (R5..R1 x F1..F5) and segment rows of ``report``.
+
+    ``revenue`` (RFM segment slug -> revenue) fills each segment row's revenue column.
+    """
     counts = {(r, f): _count(report.grid, f"{r},{f}") for r in SCORES for f in SCORES}
     total = report.customers or sum(counts.values())
     largest = max(counts.values())
@@ -105,6 +110,7 @@ def build_report(report: RFMReport) -> RFMView:
             count=segment_counts[slug],
             share=_share(segment_counts[slug], total),
             bar=round(100 * segment_counts[slug] / biggest) if biggest else 0,
+            revenue=None if revenue is None else revenue.get(slug, 0.0),
         )
         for slug, label in SEGMENTS.items()
     ]

@@ -261,6 +261,13 @@ class ProfileStoreContract:
         assert {p.visitor_id for p in store.iter_profiles()} == {VID, OTHER}
         assert [p.visitor_id for p in store.iter_profiles(seen_since=T0 + 50)] == [OTHER]
 
+    def test_load_many(self, store: BaseProfileStore) -> None:
+        store.touch(VID, ctx(T0))
+        store.touch(OTHER, ctx(T0 + 100))
+        found = store.load_many([VID, OTHER, "f" * 32])
+        assert found == {VID: store.load(VID), OTHER: store.load(OTHER)}
+        assert store.load_many([]) == {}
+
     def test_import_profiles(self, store: BaseProfileStore) -> None:
         profile = Profile(
             visitor_id=VID,

@@ -11,7 +11,7 @@ from django.db import models
 
 from personalize.conf import settings
 from personalize.management.progress import Progress
-from personalize.models import Event, TrainedModel, VisitorProfile, WebhookDelivery
+from personalize.models import Event, TrainedModel, VisitDay, VisitorProfile, WebhookDelivery
 from personalize.webhooks.models import DeliveryStatus
 
 
@@ -19,6 +19,8 @@ class Command(BaseCommand):
     help = (
         "Delete visitor profiles not seen for PERSONALIZE_RETENTION_DAYS, events and "
         "records of past recommendation trainings older than that (never the live model), "
+        "the analytics rollups' per-visit rows of days older than that (the days' totals "
+        "stay), "
         "and delivered or failed webhook deliveries older than PERSONALIZE_WEBHOOK_LOG_DAYS. "
         "(The Redis store expires profiles by itself with a TTL.) Run it daily."
     )
@@ -46,6 +48,10 @@ class Command(BaseCommand):
         trainings = TrainedModel.objects.using(using).filter(
             is_active=False, created_at__lt=datetime.now(tz=UTC) - timedelta(days=days)
         )
+        # Per-visit rows name visitors: they go with the events they were rolled up from.
+        visit_days = VisitDay.objects.using(using).filter(
+            day__lt=(datetime.now(tz=UTC) - timedelta(days=days)).date()
+        )
         log_days = settings.WEBHOOK_LOG_DAYS
         deliveries = WebhookDelivery.objects.using(using).filter(
             created_at__lt=datetime.now(tz=UTC) - timedelta(days=log_days),
@@ -54,12 +60,19 @@ class Command(BaseCommand):
         batch = options["batch_size"]
         if batch < 1:
             raise CommandError("--batch-size must be a positive number.")
-        counts = (profiles.count(), events.count(), trainings.count(), deliveries.count())
+        counts = (
+            profiles.count(),
+            events.count(),
+            trainings.count(),
+            deliveries.count(),
+            visit_days.count(),
+        )
         if not options["dry_run"]:
             self._delete_in_batches("Deleting profiles", profiles, counts[0], batch)
             self._delete_in_batches("Deleting events", events, counts[1], batch)
             trainings.delete()  # a handful of rows; their trained rows cascade
             self._delete_in_batches("Deleting webhook deliveries", deliveries, counts[3], batch)
+            self._delete_in_batches("Deleting analytics visit rows", visit_days, counts[4], batch)
         verb = "Would delete" if options["dry_run"] else "Deleted"
         self.stdout.write(
             f"{verb} {counts[0]} profiles, {counts[1]} events and {counts[2]} past training "
@@ -67,6 +80,10 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"{verb} {counts[3]} delivered or failed webhook deliveries older than {log_days} days."
+        )
+        self.stdout.write(
+            f"{verb} {counts[4]} analytics visit rows of days older than {days} days "
+            "(the days' totals stay)."
         )
 
     def _delete_in_batches(

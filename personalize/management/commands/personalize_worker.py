@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import DatabaseError, connections
 
+from personalize.analytics.rollup import rollup_recent
 from personalize.conf import settings
 from personalize.profiles import backlog
 from personalize.profiles.base import BaseProfileStore, get_store
@@ -83,6 +84,13 @@ class Command(BaseCommand):
             help="With --check: seconds without a drain, while events wait, that is unhealthy.",
         )
         parser.add_argument(
+            "--rollup-every",
+            type=float,
+            default=300.0,
+            help="Seconds between roll-ups of today and yesterday for the analytics "
+            "dashboard; 0: none, another process runs personalize_rollup (default 300).",
+        )
+        parser.add_argument(
             "--no-webhooks",
             action="store_true",
             help="Do not send webhook deliveries from this process (another one does).",
@@ -108,7 +116,7 @@ class Command(BaseCommand):
         for name in ("batch_size", "block_ms", "claim_interval", "max_drain_age"):
             if options[name] <= 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be a positive number.")
-        for name in ("min_idle_ms", "status_every"):
+        for name in ("min_idle_ms", "status_every", "rollup_every"):
             if options[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be 0 or more.")
         stop = threading.Event()
@@ -151,6 +159,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  logged {logged} events ({batches} batches)")
 
         webhooks = None if options["no_webhooks"] else self._start_webhooks(stop, options)
+        if options["rollup_every"] and not options["until_empty"]:
+            self._start_rollups(stop, options["rollup_every"])
         try:
             stats = run_workers(workers, stop, until_empty=options["until_empty"], on_batch=report)
         except ERRORS as exc:
@@ -210,6 +220,27 @@ class Command(BaseCommand):
         thread = threading.Thread(target=deliver, name="personalize-webhooks", daemon=True)
         thread.start()
         return thread, stats
+
+    def _start_rollups(self, stop: threading.Event, every: float) -> threading.Thread:
+        """Keep the dashboard's rollups of today and yesterday current, in a thread of
+        its own: a busy day takes a while to roll up, and the drain must not wait."""
+
+        def roll_up() -> None:
+            try:
+                while not stop.wait(every):
+                    try:
+                        results = rollup_recent()
+                    except DatabaseError as exc:
+                        self.stderr.write(f"Rollup failed ({exc}); retrying in {every:g}s.")
+                        continue
+                    days = ", ".join(f"{r.day} ({r.events:,} events)" for r in results)
+                    self.stdout.write(f"  rolled up {days}")
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=roll_up, name="personalize-rollups", daemon=True)
+        thread.start()
+        return thread
 
     def _connect(
         self,
