@@ -15,6 +15,20 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=models.Model)
 
 
+class ReadOnlyAdmin:
+    """Mixed into a ``ModelAdmin`` whose pages only show (a report, an audit trail):
+    nobody adds, changes or deletes its rows from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def page_object(
     model_admin: admin.ModelAdmin[M], request: HttpRequest, object_id: str, *, change: bool = False
 ) -> M:

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils.formats import date_format
 
-from personalize.admin_pages import model_page_context
+from personalize.admin_pages import ReadOnlyAdmin, model_page_context
 from personalize.analytics.export import TABLES, csv_response
 from personalize.analytics.models import Dashboard
 from personalize.analytics.rollup import UNKNOWN
@@ -253,17 +253,8 @@ def charts(summary: Summary) -> list[tuple[str, str, str, DailyChart]]:
     return found
 
 
-class DashboardAdmin(_DashboardAdminBase):
+class DashboardAdmin(ReadOnlyAdmin, _DashboardAdminBase):
     """Read-only: the change list *is* the dashboard."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Dashboard | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Dashboard | None = None) -> bool:
-        return False
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from personalize.admin_pages import ReadOnlyAdmin
 from personalize.analytics.summary import last_days, revenue_by_rfm_segment
 from personalize.conf import settings
 from personalize.rfm.models import RFMReport
@@ -28,20 +29,11 @@ HISTORY = 12
 REVENUE_DAYS = 30
 
 
-class RFMReportAdmin(_RFMReportAdminBase):
+class RFMReportAdmin(ReadOnlyAdmin, _RFMReportAdminBase):
     """Read-only: reports are written by ``manage.py personalize_rfm``.
 
     The change list *is* the report (the latest run, or ``?report=<id>``).
     """
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: RFMReport | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: RFMReport | None = None) -> bool:
-        return False
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
