@@ -284,3 +284,38 @@ def test_the_worker_keeps_rolling_up_in_a_thread_of_its_own(
     assert not thread.is_alive()
     assert "rolled up 2026-03-10 (" in out.getvalue()
     assert RollupDay.objects.filter(day=FIRST_DAY).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_workers_rolling_up_the_same_day_at_once_agree() -> None:
+    """Every personalize_worker rolls up today: four at once wait their turn on the
+    day's row instead of colliding on the unique constraints."""
+    from django.db import connections
+
+    if "postgres" not in DATABASES:
+        pytest.skip("PostgreSQL not available")  # the conftest fails this in CI instead
+    with override_settings(PERSONALIZE_DATABASE_ALIAS="postgres"):
+        seed("postgres")
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def roll_up() -> None:
+            try:
+                start.wait()
+                rollup_day(FIRST_DAY)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        workers = [threading.Thread(target=roll_up) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        together = rows("postgres")
+        assert together
+        rollup_day(FIRST_DAY)
+        assert rows("postgres") == together

@@ -126,6 +126,11 @@ def rollup_day(day: date, *, now: datetime | None = None) -> RollupResult:
             )
 
     with transaction.atomic(using=using):
+        # One rollup of a day at a time (several workers each roll up today): the
+        # second waits on the day's row, then replaces the first's rows whole,
+        # instead of colliding with them on the unique constraints.
+        RollupDay.objects.using(using).get_or_create(day=day, defaults={"rolled_at": rolled_at})
+        RollupDay.objects.using(using).select_for_update().get(day=day)
         VisitDay.objects.using(using).filter(day=day).delete()
         AttributedDay.objects.using(using).filter(day=day).delete()
         _insert(rows(), VisitDay.objects.using(using).bulk_create)
