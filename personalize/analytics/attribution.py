@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.models import Min
 
-from personalize.campaigns.measurement import EXPOSURE_EVENTS
+from personalize.campaigns.measurement import exposure_events
 from personalize.campaigns.models import Campaign
 from personalize.conf import settings
 from personalize.measurement import CHUNK_SIZE, product_revenue
@@ -62,9 +62,12 @@ def attribute_orders(purchases: Sequence[Event]) -> dict[int, OrderAttribution]:
     first_click: dict[tuple[str, str, str], tuple[datetime, str]] = {}
     for start in range(0, len(visitors), CHUNK_SIZE):
         chunk = visitors[start : start + CHUNK_SIZE]
-        # First exposure per (visitor, campaign) and the variant seen then.
+        # First exposure per (visitor, campaign) and the variant seen then, counted as the
+        # results page counts it: an arm's own event (an impression of a variant, the
+        # control group's exposure), so a forged "exposure" of a variant credits nothing.
         rows = (
-            events.filter(name__in=EXPOSURE_EVENTS, visitor_id__in=chunk, occurred_at__lte=latest)
+            exposure_events()
+            .filter(visitor_id__in=chunk, occurred_at__lte=latest)
             .values("visitor_id", "props__campaign", "props__variant")
             .annotate(first=Min("occurred_at"))
             .order_by()

@@ -11,20 +11,17 @@ request entirely, and the deliveries' unique event key makes rescans harmless.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError
-from django.db.models import Max, Min
+from django.db.models import Max
 from django.utils import timezone
 
-from personalize.campaigns.measurement import exposure_events
-from personalize.campaigns.models import Campaign
+from personalize.analytics.attribution import attribute_orders
 from personalize.conf import settings
-from personalize.measurement import order_value, product_revenue
+from personalize.measurement import order_value
 from personalize.models import Event
-from personalize.recommendations.models import Widget
 from personalize.webhooks.models import EventType, WebhookCursor
 from personalize.webhooks.subscriptions import WebhookEvent, enqueue, get_subscriptions
 
@@ -74,76 +71,28 @@ def queue_attributed_orders(*, now: datetime | None = None, batch_size: int = 50
 
 
 def _attributed(purchases: list[Event]) -> list[WebhookEvent]:
-    using = settings.DATABASE_ALIAS
-    events = Event.objects.using(using)
-    visitors = sorted({p.visitor_id for p in purchases})
-    latest = max(p.occurred_at for p in purchases)
-    # First exposure per (visitor, campaign) and the variant seen then.
-    exposures: dict[tuple[str, str], tuple[datetime, str]] = {}
-    rows = (
-        exposure_events()  # as the results page counts them: an arm's own event
-        .filter(visitor_id__in=visitors, occurred_at__lte=latest)
-        .values("visitor_id", "props__campaign", "props__variant")
-        .annotate(first=Min("occurred_at"))
-        .order_by()
-    )
-    for item in rows:
-        key = (item["visitor_id"], str(item["props__campaign"]))
-        known = exposures.get(key)
-        if known is None or item["first"] < known[0]:
-            exposures[key] = (item["first"], str(item["props__variant"]))
-    clicks: dict[str, list[tuple[str, str, str, datetime]]] = defaultdict(list)
-    rows = (
-        events.filter(name="rec_click", visitor_id__in=visitors, occurred_at__lte=latest)
-        .values("visitor_id", "props__widget", "props__product_id", "props__strategy")
-        .annotate(first=Min("occurred_at"))
-        .order_by()
-    )
-    first_click: dict[tuple[str, str, str], tuple[datetime, str]] = {}
-    for item in rows:
-        key3 = (item["visitor_id"], str(item["props__widget"]), str(item["props__product_id"]))
-        known_click = first_click.get(key3)
-        if known_click is None or item["first"] < known_click[0]:
-            first_click[key3] = (item["first"], str(item["props__strategy"] or ""))
-    for (visitor_id, widget, product_id), (at, strategy) in first_click.items():
-        clicks[visitor_id].append((widget, product_id, strategy, at))
-    campaign_days = dict(
-        Campaign.objects.using(using).values_list("slug", "attribution_days").order_by()
-    )
-    widget_days = dict(Widget.objects.using(using).values_list("slot", "attribution_days"))
-    by_visitor: dict[str, list[tuple[str, datetime, str]]] = defaultdict(list)
-    for (visitor_id, campaign), (at, variant) in exposures.items():
-        by_visitor[visitor_id].append((campaign, at, variant))
+    # The same credits as the results pages and the dashboard (one module decides).
+    credits = attribute_orders(purchases)
     queued: list[WebhookEvent] = []
     for purchase in purchases:
+        found = credits.get(purchase.pk)
+        if found is None:
+            continue
         props: Any = purchase.props if isinstance(purchase.props, dict) else {}
         campaigns = [
-            {"slug": slug, "variant": variant, "first_exposure_at": _iso(at)}
-            for slug, at, variant in sorted(by_visitor.get(purchase.visitor_id, []))
-            if variant != "control"
-            and slug in campaign_days
-            and at <= purchase.occurred_at <= at + timedelta(days=campaign_days[slug])
+            {"slug": c.slug, "variant": c.variant, "first_exposure_at": _iso(c.first_exposure_at)}
+            for c in found.campaigns
         ]
-        widgets = []
-        for widget, product_id, strategy, at in sorted(clicks.get(purchase.visitor_id, [])):
-            if widget not in widget_days:
-                continue
-            if not at <= purchase.occurred_at <= at + timedelta(days=widget_days[widget]):
-                continue
-            revenue = product_revenue(props, product_id)
-            if revenue is None:
-                continue  # the order has no line for the clicked product
-            widgets.append(
-                {
-                    "slot": widget,
-                    "strategy": strategy,
-                    "product_id": product_id,
-                    "first_click_at": _iso(at),
-                    "revenue": revenue,
-                }
-            )
-        if not campaigns and not widgets:
-            continue
+        widgets = [
+            {
+                "slot": w.slot,
+                "strategy": w.strategy,
+                "product_id": w.product_id,
+                "first_click_at": _iso(w.first_click_at),
+                "revenue": w.revenue,
+            }
+            for w in found.widgets
+        ]
         data = {
             "order": {
                 "id": str(props.get("order_id", "")),
